@@ -1,0 +1,84 @@
+//! # Exercise 01: scaled dot-product attention
+//!
+//! Attention is a weighted average. Each *query* asks "what am I looking
+//! for?", each *key* says "what is here", and each *value* is the
+//! information we pass on. A query's weight on key j is how well they
+//! match, their dot product, turned into probabilities by a softmax over the
+//! keys:
+//!
+//! ```text
+//! weights = softmax(q · kᵀ · scale)        scale = 1 / sqrt(E) by default
+//! output  = weights · v
+//! ```
+//!
+//! ## Shapes
+//!
+//! | tensor    | shape        | meaning                                   |
+//! |-----------|--------------|-------------------------------------------|
+//! | `q`       | (…, L, E)    | L queries of size E                       |
+//! | `k`       | (…, S, E)    | S keys, the same size E as the queries    |
+//! | `v`       | (…, S, Ev)   | one value per key, of any size Ev         |
+//! | `weights` | (…, L, S)    | row i: how much query i takes from each key |
+//! | `output`  | (…, L, Ev)   | one weighted average of values per query  |
+//!
+//! `…` is any number of leading batch dimensions, none included: plain 2-D
+//! inputs (L, E) work, as in the seed notebook's tests, and so do
+//! (batch, heads, L, E). Why must q and k share E? Because `q · kᵀ` is a
+//! dot product between them. Why may v differ? Because the weights only mix
+//! the values; they never look inside them.
+//!
+//! Why divide by sqrt(E)? A dot product of two random vectors with unit
+//! entries grows like sqrt(E); without the scale, large E pushes the softmax
+//! into a near one-hot regime where gradients vanish.
+//!
+//! ## candle tips
+//! - `Tensor::t()` swaps the last two dimensions; call `.contiguous()` after
+//!   it before a matmul.
+//! - `matmul` wants equal batch dimensions; `broadcast_matmul` broadcasts them.
+//! - `D::Minus1` names the last dimension; `max_keepdim`, `sum_keepdim`,
+//!   `broadcast_sub` and `broadcast_div` keep shapes lined up.
+//!
+//! Check your work with `cargo run -p grader -- 01`.
+
+use candle_core::{Result, Tensor, D};
+
+/// Softmax over the last dimension: `exp(x) / sum(exp(x))`, row by row.
+///
+/// Make it numerically stable: `exp(1000.0)` overflows f32 to infinity and
+/// the result becomes NaN. Softmax does not change when the same number is
+/// subtracted from a whole row, so subtract the row's maximum first; then
+/// every exponent is ≤ 0 and the largest is exactly 1.
+///
+/// Build it from basic tensor operations (not `candle_nn::ops`): exercise 06
+/// trains through it, and every operation you use here passes gradients.
+///
+/// Shape: (…, N) → (…, N); each row sums to 1.
+pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    todo!()
+}
+
+/// The attention weights `softmax(q · kᵀ · scale)`.
+///
+/// - `q`: (…, L, E), `k`: (…, S, E); their batch dimensions broadcast.
+/// - `scale`: `None` means `1 / sqrt(E)`, as in PyTorch.
+///
+/// Returns (…, L, S); row i is a probability distribution over the S keys.
+pub fn attention_weights(q: &Tensor, k: &Tensor, scale: Option<f64>) -> Result<Tensor> {
+    todo!()
+}
+
+/// Scaled dot-product attention, PyTorch's
+/// `F.scaled_dot_product_attention(q, k, v, scale=scale)`.
+///
+/// - `q`: (…, L, E), `k`: (…, S, E), `v`: (…, S, Ev).
+///
+/// Returns (…, L, Ev): row i is the average of the values weighted by row i
+/// of [`attention_weights`].
+pub fn scaled_dot_product_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: Option<f64>,
+) -> Result<Tensor> {
+    todo!()
+}

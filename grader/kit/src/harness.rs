@@ -1,0 +1,256 @@
+//! The worker's side of a grading run: parse the launcher's arguments, run
+//! each check with its panics caught, and print one record per check.
+//!
+//! A worker is a small binary per exercise (`grader/checks/NN-name`) whose
+//! `main` is one call to [`run`]. It knows nothing about report formats; the
+//! launcher reads its records.
+
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::protocol::{CheckStatus, Mismatch, Record};
+
+/// Why a check did not pass. Student code that returns an error converts
+/// into one with `?`.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub status: CheckStatus,
+    pub message: String,
+    pub mismatch: Option<Mismatch>,
+}
+
+impl Failure {
+    /// The student's result is wrong.
+    pub fn new(message: impl Into<String>) -> Self {
+        Failure {
+            status: CheckStatus::Failed,
+            message: message.into(),
+            mismatch: None,
+        }
+    }
+
+    /// The fixtures are unusable; not the student's fault.
+    pub fn fixture(message: impl Into<String>) -> Self {
+        Failure {
+            status: CheckStatus::FixtureError,
+            message: message.into(),
+            mismatch: None,
+        }
+    }
+
+    /// Adds context in front of the message ("case sdpa-3: ...").
+    pub fn context(mut self, context: impl std::fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+}
+
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure::new(format!("your code returned an error: {error}"))
+    }
+}
+
+/// The result of one check.
+pub type CheckResult = Result<(), Failure>;
+
+/// What the launcher passed to the worker.
+#[derive(Debug, Clone)]
+pub struct WorkerArgs {
+    /// The fixture root (the folder holding `manifest.yaml`).
+    pub fixtures: PathBuf,
+    /// Seed for every random draw of the property checks.
+    pub seed: u64,
+    /// Run only the check with this name (a case id or a property name).
+    pub only: Option<String>,
+}
+
+impl WorkerArgs {
+    /// Parses `--fixtures DIR --seed N [--only NAME]`.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<WorkerArgs, String> {
+        let mut fixtures = PathBuf::from("fixtures");
+        let mut seed = 0;
+        let mut only = None;
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--fixtures" => fixtures = PathBuf::from(value()?),
+                "--seed" => {
+                    let text = value()?;
+                    seed = text
+                        .parse()
+                        .map_err(|_| format!("--seed wants a number, got {text:?}"))?
+                }
+                "--only" => only = Some(value()?),
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        Ok(WorkerArgs {
+            fixtures,
+            seed,
+            only,
+        })
+    }
+}
+
+/// Runs checks and prints their records.
+pub struct Worker {
+    args: WorkerArgs,
+}
+
+/// The message and location of the last panic, filled by our panic hook.
+static LAST_PANIC: Mutex<Option<(String, Option<String>)>> = Mutex::new(None);
+
+impl Worker {
+    pub fn new(args: WorkerArgs) -> Worker {
+        panic::set_hook(Box::new(|info| {
+            let message = if let Some(text) = info.payload().downcast_ref::<&str>() {
+                text.to_string()
+            } else if let Some(text) = info.payload().downcast_ref::<String>() {
+                text.clone()
+            } else {
+                "panic with a non-text payload".to_string()
+            };
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some((message, location));
+        }));
+        Worker { args }
+    }
+
+    pub fn args(&self) -> &WorkerArgs {
+        &self.args
+    }
+
+    /// The run's seed; property checks derive their RNGs from it.
+    pub fn seed(&self) -> u64 {
+        self.args.seed
+    }
+
+    /// Whether `name` is selected by `--only`.
+    pub fn selected(&self, name: &str) -> bool {
+        self.args.only.as_deref().is_none_or(|only| only == name)
+    }
+
+    /// Runs one check (unless `--only` excludes it) and prints its record.
+    pub fn check(&mut self, group: &str, name: &str, check: impl FnOnce() -> CheckResult) {
+        if !self.selected(name) {
+            return;
+        }
+        let record = run_caught(group, name, check);
+        let mut out = std::io::stdout().lock();
+        // A closed stdout means the launcher is gone; nothing left to do.
+        let _ = writeln!(out, "{}", record.to_line());
+        let _ = out.flush();
+    }
+
+    /// Reports a problem found before any check could run (unreadable
+    /// fixtures, for instance).
+    pub fn fixture_error(&mut self, group: &str, message: impl Into<String>) {
+        let message = message.into();
+        self.check(group, "fixtures", || Err(Failure::fixture(message)));
+    }
+}
+
+fn run_caught(group: &str, name: &str, check: impl FnOnce() -> CheckResult) -> Record {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(check));
+    let mut record = Record {
+        group: group.to_string(),
+        check: name.to_string(),
+        status: CheckStatus::Passed,
+        message: None,
+        location: None,
+        mismatch: None,
+    };
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(failure)) => {
+            record.status = failure.status;
+            record.message = Some(failure.message);
+            record.mismatch = failure.mismatch;
+        }
+        Err(_) => {
+            let (message, location) = LAST_PANIC
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_else(|| ("panicked".to_string(), None));
+            record.status = if is_todo(&message) {
+                CheckStatus::NotStarted
+            } else {
+                CheckStatus::Panicked
+            };
+            record.message = Some(message);
+            record.location = location;
+        }
+    }
+    record
+}
+
+/// `todo!()` panics with "not yet implemented", `unimplemented!()` with
+/// "not implemented".
+fn is_todo(message: &str) -> bool {
+    message.starts_with("not yet implemented") || message.starts_with("not implemented")
+}
+
+/// A worker's whole `main`: parse the arguments, then run `checks`.
+/// Exits with 2 on bad arguments, 0 otherwise (failures are records).
+pub fn run(checks: impl FnOnce(&mut Worker)) {
+    let args = match WorkerArgs::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("worker: {message}");
+            std::process::exit(2);
+        }
+    };
+    let mut worker = Worker::new(args);
+    checks(&mut worker);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses(check: impl FnOnce() -> CheckResult) -> (CheckStatus, Option<String>) {
+        // The hook is process-wide; install it once for these tests.
+        let _ = Worker::new(WorkerArgs::parse(Vec::<String>::new()).unwrap());
+        let record = run_caught("g", "c", check);
+        (record.status, record.message)
+    }
+
+    #[test]
+    fn todo_is_not_started_and_other_panics_are_panics() {
+        assert_eq!(statuses(|| todo!()).0, CheckStatus::NotStarted);
+        assert_eq!(statuses(|| unimplemented!()).0, CheckStatus::NotStarted);
+        let (status, message) = statuses(|| panic!("index out of range"));
+        assert_eq!(status, CheckStatus::Panicked);
+        assert_eq!(message.as_deref(), Some("index out of range"));
+    }
+
+    #[test]
+    fn errors_become_failures() {
+        let (status, message) =
+            statuses(|| Err(std::io::Error::other("shape mismatch in matmul").into()));
+        assert_eq!(status, CheckStatus::Failed);
+        assert!(message.unwrap().contains("shape mismatch in matmul"));
+        assert_eq!(statuses(|| Ok(())).0, CheckStatus::Passed);
+    }
+
+    #[test]
+    fn arguments_parse_and_complain() {
+        let args = WorkerArgs::parse(
+            ["--seed", "7", "--only", "x", "--fixtures", "f"]
+                .map(String::from)
+                .to_vec(),
+        )
+        .unwrap();
+        assert_eq!(args.seed, 7);
+        assert_eq!(args.only.as_deref(), Some("x"));
+        assert!(WorkerArgs::parse(["--seed".to_string()]).is_err());
+        assert!(WorkerArgs::parse(["--bogus".to_string()]).is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! What every exercise's checks share.
+//!
+//! - [`protocol`]: the records a worker prints and the launcher reads;
+//! - [`harness`]: a worker's `main`, with each check's panics caught;
+//! - [`manifest`]: the fixture manifests and their sha256 verification;
+//! - [`fixtures`]: an exercise's cases and tensors (feature `tensors`);
+//! - [`compare`]: torch.isclose's rule, the one comparison (feature `tensors`);
+//! - [`properties`]: property checks shared by exercises (feature `tensors`);
+//! - [`random`]: seeded random tensors for property checks (feature `tensors`).
+
+pub mod harness;
+pub mod manifest;
+pub mod protocol;
+
+#[cfg(feature = "tensors")]
+pub mod compare;
+#[cfg(feature = "tensors")]
+pub mod fixtures;
+#[cfg(feature = "tensors")]
+pub mod properties;
+#[cfg(feature = "tensors")]
+pub mod random;
+
+pub use harness::{run, CheckResult, Failure, Worker};
+#[cfg(feature = "tensors")]
+pub use fixtures::{Case, Fixtures};

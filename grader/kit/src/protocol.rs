@@ -1,0 +1,107 @@
+//! The records a worker writes and the launcher reads.
+//!
+//! A worker prints one line per finished check on stdout: [`RECORD_PREFIX`]
+//! followed by a [`Record`] as JSON. Every other line (a student's
+//! `println!`, say) is ignored, so debugging output cannot corrupt a grade.
+//! The launcher keeps every record it has read even when the worker later
+//! crashes or times out.
+
+use serde::{Deserialize, Serialize};
+
+/// Marks a record line on a worker's stdout.
+pub const RECORD_PREFIX: &str = "@grader-record ";
+
+/// The outcome of one check, as the worker saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Passed,
+    Failed,
+    /// The check reached a `todo!()` or `unimplemented!()`.
+    NotStarted,
+    /// The student's code panicked (anything but `todo!()`).
+    Panicked,
+    /// The fixtures could not be used (missing tensor, bad case). Not the
+    /// student's fault: the launcher turns this into a usage error.
+    FixtureError,
+}
+
+/// One finished check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Partial credit is given per group; a group passes when all its checks pass.
+    pub group: String,
+    /// A fixture case id or a property name.
+    pub check: String,
+    pub status: CheckStatus,
+    /// What went wrong, in words, for every status but `passed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `file:line` of a panic or `todo!()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Numbers of a failed comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mismatch: Option<Mismatch>,
+}
+
+/// Where and how far a result is from the expected tensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// Which output was compared ("out", "weights", ...).
+    pub tensor: String,
+    pub expected_shape: Vec<usize>,
+    pub got_shape: Vec<usize>,
+    /// Elements outside the tolerance.
+    pub mismatched: usize,
+    pub total: usize,
+    pub max_abs_error: f64,
+    pub max_rel_error: f64,
+    /// Multi-index of the element with the largest excess over its tolerance.
+    pub worst_index: Vec<usize>,
+    pub expected_at_worst: f64,
+    pub got_at_worst: f64,
+    /// NaN and ±inf counts in the student's result.
+    pub got_nan: usize,
+    pub got_inf: usize,
+    pub atol: f64,
+    pub rtol: f64,
+}
+
+impl Record {
+    /// The line a worker prints for this record.
+    pub fn to_line(&self) -> String {
+        let json = serde_json::to_string(self).expect("a record always serializes");
+        format!("{RECORD_PREFIX}{json}")
+    }
+
+    /// Parses a worker's stdout line; `None` for lines that are not records.
+    pub fn from_line(line: &str) -> Option<Record> {
+        let json = line.strip_prefix(RECORD_PREFIX)?;
+        serde_json::from_str(json).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_survives_its_line() {
+        let record = Record {
+            group: "attention".into(),
+            check: "sdpa-random-001".into(),
+            status: CheckStatus::Failed,
+            message: Some("values differ".into()),
+            location: None,
+            mismatch: None,
+        };
+        assert_eq!(Record::from_line(&record.to_line()), Some(record));
+    }
+
+    #[test]
+    fn other_lines_are_not_records() {
+        assert_eq!(Record::from_line("debug: 1.0"), None);
+        assert_eq!(Record::from_line("@grader-record {not json"), None);
+    }
+}
