@@ -40,6 +40,15 @@ impl Failure {
         }
     }
 
+    /// The check cannot run on this machine; `message` says how to enable it.
+    pub fn skipped(message: impl Into<String>) -> Self {
+        Failure {
+            status: CheckStatus::Skipped,
+            message: format!("skipped: {}", message.into()),
+            mismatch: None,
+        }
+    }
+
     /// Adds context in front of the message ("case sdpa-3: ...").
     pub fn context(mut self, context: impl std::fmt::Display) -> Self {
         self.message = format!("{context}: {}", self.message);

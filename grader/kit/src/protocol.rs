@@ -21,6 +21,9 @@ pub enum CheckStatus {
     NotStarted,
     /// The student's code panicked (anything but `todo!()`).
     Panicked,
+    /// The check could not run here (an optional model file is missing, say);
+    /// it neither earns nor loses credit. The message says how to enable it.
+    Skipped,
     /// The fixtures could not be used (missing tensor, bad case). Not the
     /// student's fault: the launcher turns this into a usage error.
     FixtureError,

@@ -1,0 +1,142 @@
+//! The command line. `main` is one call to [`main`].
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::catalog::Kit;
+use crate::compile::Target;
+use crate::grade::{self, Options};
+use crate::report::{self, Format};
+
+/// Grades the attention exercises against golden fixtures exported from PyTorch.
+#[derive(Debug, Parser)]
+#[command(name = "grader", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub grade: GradeArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Options of a grading run (the default command).
+#[derive(Debug, Clone, Args)]
+pub struct GradeArgs {
+    /// Exercises to grade, as "01", "attention" or "01-attention"; all when none.
+    pub exercises: Vec<String>,
+    /// Grade the reference solutions instead of exercises/ (must score 100%).
+    #[arg(long)]
+    pub solutions: bool,
+    /// Seed of the property checks' random inputs; printed on every run. Varies when not given.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Fixture root to grade against, such as a hidden set.
+    #[arg(long, default_value = "fixtures")]
+    pub fixtures: PathBuf,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Write the report to FILE (the human summary still goes to stdout).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Time limit per exercise in seconds, instead of each exercise's own.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Address-space limit per exercise, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 4096)]
+    pub memory: u64,
+    /// Run only this check (a case id or a property name) of one exercise.
+    #[arg(long = "case", value_name = "ID")]
+    pub case: Option<String>,
+    /// The kit's root (the folder with exercises/info.yaml); found from the current directory by default.
+    #[arg(long, value_name = "DIR")]
+    pub kit: Option<PathBuf>,
+}
+
+/// Parses the command line, runs, and returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run_grade(&cli.grade),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
+            2
+        }
+    }
+}
+
+/// A seed that differs from run to run.
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64 ^ d.as_secs())
+        .unwrap_or(0);
+    nanos % 1_000_000
+}
+
+/// A relative fixture path is taken from the current directory when it
+/// exists there, else from the kit's root.
+fn resolve_fixtures(kit: &Kit, given: &Path) -> PathBuf {
+    if given.is_absolute() || given.exists() {
+        given.to_path_buf()
+    } else {
+        kit.root.join(given)
+    }
+}
+
+pub fn run_grade(args: &GradeArgs) -> Result<i32> {
+    let kit = Kit::locate(args.kit.as_deref())?;
+    let selected = kit.select(&args.exercises)?;
+    if args.case.is_some() && selected.len() != 1 {
+        bail!("--case needs exactly one exercise, e.g. `cargo run -p grader -- 01 --case <id>`");
+    }
+    if args.solutions && !kit.has_solutions() {
+        bail!("this kit has no solutions/ folder (a released student kit ships none)");
+    }
+    let fixtures_dir = resolve_fixtures(&kit, &args.fixtures);
+    if let Err(error) = grade::verify_fixtures(&fixtures_dir, &kit.with_prerequisites(&selected)) {
+        let _ = writeln!(std::io::stderr(), "error: {error}");
+        return Ok(2);
+    }
+    let options = Options {
+        target: if args.solutions {
+            Target::Solutions
+        } else {
+            Target::Exercises
+        },
+        seed: args.seed.unwrap_or_else(fresh_seed),
+        fixtures: args.fixtures.clone(),
+        fixtures_dir,
+        timeout: args.timeout.map(Duration::from_secs),
+        memory_bytes: Some(args.memory * 1024 * 1024),
+        only: args.case.clone(),
+        echo_build: args.format == Format::Human || args.output.is_some(),
+    };
+    if options.echo_build {
+        let _ = writeln!(
+            std::io::stderr(),
+            "Building the exercises' graders (the first build compiles candle: about two minutes)..."
+        );
+    }
+    let report = grade::grade(&kit, &selected, &options)?;
+    let color = std::io::stdout().is_terminal();
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, report::render(&report, args.format, false))
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            print!("{}", report::render(&report, Format::Human, color));
+            println!("\nWrote the {:?} report to {}.", args.format, path.display());
+        }
+        None => print!("{}", report::render(&report, args.format, color)),
+    }
+    Ok(report.exit_code())
+}

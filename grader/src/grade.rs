@@ -1,0 +1,497 @@
+//! A grading run: build the workers, run each exercise in order (blocked
+//! when something it builds on is not passing), turn records into a status
+//! and a score. Reports are written from the [`RunReport`] this produces.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+use grader_kit::manifest::{FixtureError, Manifest};
+use grader_kit::protocol::{CheckStatus, Record};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Exercise, Kit};
+use crate::compile::{self, Built, CompileError, Target};
+use crate::run::{self, End, Limits};
+
+/// An exercise's status. Each is distinct; `summary` says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed,
+    /// Every check reached a `todo!()`.
+    NotStarted,
+    Panicked,
+    TimedOut,
+    /// The worker died: abort, stack overflow, out of memory.
+    Crashed,
+    CompileError,
+    /// An exercise it builds on is not passing.
+    Blocked,
+    /// The fixtures are unusable (exit code 2).
+    FixtureError,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::NotStarted => "not started",
+            Status::Panicked => "panicked",
+            Status::TimedOut => "timed out",
+            Status::Crashed => "crashed",
+            Status::CompileError => "does not compile",
+            Status::Blocked => "blocked",
+            Status::FixtureError => "fixture error",
+        }
+    }
+}
+
+/// One group of checks; partial credit is per group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    pub checks: usize,
+    pub passed: usize,
+    /// Checks that could not run here (a model file not fetched, say); they
+    /// neither earn nor lose credit.
+    pub skipped: usize,
+}
+
+impl Group {
+    pub fn is_passed(&self) -> bool {
+        self.passed + self.skipped == self.checks && self.passed > 0
+    }
+}
+
+/// The result of one exercise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExerciseReport {
+    pub id: String,
+    pub name: String,
+    pub title: String,
+    pub status: Status,
+    /// One line that says why.
+    pub summary: String,
+    pub score: f64,
+    pub points: f64,
+    pub groups: Vec<Group>,
+    pub checks: Vec<Record>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compile_error: Option<CompileError>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<String>,
+    /// The command that reruns this exercise with the same seed.
+    pub rerun: String,
+    /// What the worker printed on stderr when it did not finish cleanly.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr_tail: String,
+    pub duration_ms: u64,
+}
+
+impl ExerciseReport {
+    /// "01-attention": a name for the exercise in file-like contexts.
+    pub fn dir_like(&self) -> String {
+        format!("{}-{}", self.id, self.name)
+    }
+}
+
+/// A whole grading run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Bumped on any incompatible change of this JSON shape.
+    pub schema_version: u32,
+    pub seed: u64,
+    pub target: Target,
+    pub fixtures: String,
+    pub score: f64,
+    pub max_score: f64,
+    pub exercises: Vec<ExerciseReport>,
+}
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+impl RunReport {
+    /// 0 if everything graded passed, 1 if anything failed, 2 on a fixture error.
+    pub fn exit_code(&self) -> i32 {
+        if self.exercises.iter().any(|e| e.status == Status::FixtureError) {
+            2
+        } else if self.exercises.iter().all(|e| e.status == Status::Passed) {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// What to grade and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub target: Target,
+    pub seed: u64,
+    /// The fixture root as the user named it (shown in reports and reruns).
+    pub fixtures: PathBuf,
+    /// The same, resolved to a path the worker can open.
+    pub fixtures_dir: PathBuf,
+    /// Overrides every exercise's own time limit.
+    pub timeout: Option<Duration>,
+    pub memory_bytes: Option<u64>,
+    /// Run only this check (a case id or property name).
+    pub only: Option<String>,
+    /// Forward cargo's progress to stderr.
+    pub echo_build: bool,
+}
+
+/// Checks the sha256 of every fixture file the selected exercises use.
+pub fn verify_fixtures(root: &Path, exercises: &[Exercise]) -> Result<(), FixtureError> {
+    let manifest = Manifest::load(root)?;
+    for exercise in exercises {
+        if !manifest.has_exercise(&exercise.dir) {
+            return Err(FixtureError {
+                path: root.join(&exercise.dir),
+                problem: format!("holds no fixtures for exercise {} in manifest.yaml", exercise.id),
+            });
+        }
+        manifest.verify(root, &format!("{}/", exercise.dir))?;
+    }
+    Ok(())
+}
+
+/// Grades `selected` (and, silently, what they build on).
+pub fn grade(kit: &Kit, selected: &[Exercise], options: &Options) -> Result<RunReport> {
+    let all = kit.with_prerequisites(selected);
+    let built = compile::build_workers(kit, &all, options.target, options.echo_build)?;
+    let mut results: BTreeMap<String, ExerciseReport> = BTreeMap::new();
+    for exercise in &all {
+        let report = grade_one(kit, exercise, &built, &results, options);
+        results.insert(exercise.id.clone(), report);
+    }
+    let exercises: Vec<ExerciseReport> = selected
+        .iter()
+        .filter_map(|e| results.remove(&e.id))
+        .collect();
+    Ok(RunReport {
+        schema_version: SCHEMA_VERSION,
+        seed: options.seed,
+        target: options.target,
+        fixtures: options.fixtures.display().to_string(),
+        score: exercises.iter().map(|e| e.score).sum(),
+        max_score: exercises.iter().map(|e| e.points).sum(),
+        exercises,
+    })
+}
+
+fn grade_one(
+    kit: &Kit,
+    exercise: &Exercise,
+    built: &Built,
+    earlier: &BTreeMap<String, ExerciseReport>,
+    options: &Options,
+) -> ExerciseReport {
+    let mut report = ExerciseReport {
+        id: exercise.id.clone(),
+        name: exercise.name.clone(),
+        title: exercise.title.clone(),
+        status: Status::Passed,
+        summary: String::new(),
+        score: 0.0,
+        points: exercise.points,
+        groups: vec![],
+        checks: vec![],
+        compile_error: None,
+        blocked_by: vec![],
+        rerun: rerun_command(&exercise.id, None, options),
+        stderr_tail: String::new(),
+        duration_ms: 0,
+    };
+    let own_packages = [
+        exercise.exercise_package(),
+        exercise.solution_package(),
+        exercise.check_package(),
+    ];
+    if let Some(error) = own_packages.iter().find_map(|p| built.errors.get(p)) {
+        report.status = Status::CompileError;
+        report.summary = match &error.location {
+            Some(location) => format!("{location}: error: {}", error.message),
+            None => format!("error: {}", error.message),
+        };
+        report.compile_error = Some(error.clone());
+        return report;
+    }
+    let blocked_by: Vec<String> = exercise
+        .builds_on
+        .iter()
+        .filter(|dep| earlier.get(*dep).is_some_and(|r| r.status != Status::Passed))
+        .cloned()
+        .collect();
+    if !blocked_by.is_empty() {
+        let names: Vec<String> = blocked_by
+            .iter()
+            .map(|id| match kit.get(id) {
+                Some(e) => format!("{} ({})", e.id, e.name),
+                None => id.clone(),
+            })
+            .collect();
+        report.status = Status::Blocked;
+        report.summary = format!(
+            "builds on {}, which is not passing yet; finish it first (`cargo run -p grader -- {}`)",
+            names.join(" and "),
+            blocked_by[0]
+        );
+        report.blocked_by = blocked_by;
+        return report;
+    }
+    let Some(worker) = built.workers.get(&exercise.id) else {
+        report.status = Status::CompileError;
+        report.summary = format!(
+            "the grader's worker {} was not built; cargo said:\n{}",
+            exercise.check_package(),
+            built.cargo_stderr
+        );
+        return report;
+    };
+    let mut args = vec![
+        "--fixtures".to_string(),
+        options.fixtures_dir.display().to_string(),
+        "--seed".to_string(),
+        options.seed.to_string(),
+    ];
+    if let Some(only) = &options.only {
+        args.extend(["--only".to_string(), only.clone()]);
+    }
+    let limits = Limits {
+        timeout: options
+            .timeout
+            .unwrap_or(Duration::from_secs(exercise.timeout_secs)),
+        memory_bytes: options.memory_bytes,
+    };
+    let outcome = run::run_worker(worker, &args, limits);
+    report.duration_ms = outcome.elapsed.as_millis() as u64;
+    report.checks = outcome.records.into_iter().map(normalize).collect();
+    if outcome.end != End::Finished {
+        report.stderr_tail = outcome.stderr_tail.clone();
+    }
+    judge(&mut report, &outcome.end, &outcome.stderr_tail, options);
+    report
+}
+
+/// Older workers mark skipped checks with a failure whose message starts
+/// with "skipped:"; treat them as skipped.
+fn normalize(mut record: Record) -> Record {
+    if record.status == CheckStatus::Failed
+        && record.message.as_deref().is_some_and(|m| m.starts_with("skipped:"))
+    {
+        record.status = CheckStatus::Skipped;
+    }
+    record
+}
+
+/// Sets status, summary, groups and score from the records and the way the
+/// worker ended.
+pub fn judge(report: &mut ExerciseReport, end: &End, stderr_tail: &str, options: &Options) {
+    report.groups = groups(&report.checks);
+    let count = |status| report.checks.iter().filter(|r| r.status == status).count();
+    let first = |status| report.checks.iter().find(|r| r.status == status);
+    let total = report.checks.len();
+    let passed = count(CheckStatus::Passed);
+    let last_words = stderr_tail
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let (status, summary) = if let Some(record) = first(CheckStatus::FixtureError) {
+        (
+            Status::FixtureError,
+            record.message.clone().unwrap_or_default(),
+        )
+    } else {
+        match end {
+            End::TimedOut(limit) => (
+                Status::TimedOut,
+                format!(
+                    "stopped after the {}-second limit with {passed} of {total} finished checks passed; look for an endless loop, or raise the limit with --timeout",
+                    limit.as_secs()
+                ),
+            ),
+            End::Signaled { name, .. } => (
+                Status::Crashed,
+                format!("the process died of {name} after {total} checks. {last_words}")
+                    .trim_end()
+                    .to_string(),
+            ),
+            End::Exited(code) => (
+                Status::Crashed,
+                format!("the process exited with code {code} after {total} checks. {last_words}")
+                    .trim_end()
+                    .to_string(),
+            ),
+            End::NotStarted(message) => (Status::Crashed, message.clone()),
+            End::Finished if total == 0 => (
+                Status::Failed,
+                match &options.only {
+                    Some(only) => format!("no check is named {only:?}"),
+                    None => "the worker ran no checks".to_string(),
+                },
+            ),
+            End::Finished => {
+                let not_started = count(CheckStatus::NotStarted);
+                let skipped = count(CheckStatus::Skipped);
+                if passed + skipped == total && passed > 0 {
+                    let note = if skipped > 0 {
+                        format!(" ({skipped} skipped)")
+                    } else {
+                        String::new()
+                    };
+                    (Status::Passed, format!("all {passed} checks passed{note}"))
+                } else if not_started + skipped == total {
+                    let record = first(CheckStatus::NotStarted).expect("some check is not started");
+                    (
+                        Status::NotStarted,
+                        format!(
+                            "todo!() reached{}; fill in the stubs",
+                            record
+                                .location
+                                .as_ref()
+                                .map(|l| format!(" at {l}"))
+                                .unwrap_or_default()
+                        ),
+                    )
+                } else if let Some(record) = first(CheckStatus::Panicked) {
+                    (
+                        Status::Panicked,
+                        format!(
+                            "{} panicked{}: {}",
+                            record.check,
+                            record
+                                .location
+                                .as_ref()
+                                .map(|l| format!(" at {l}"))
+                                .unwrap_or_default(),
+                            record.message.as_deref().unwrap_or("")
+                        ),
+                    )
+                } else {
+                    let failing = total - passed - skipped;
+                    let record = report
+                        .checks
+                        .iter()
+                        .find(|r| !matches!(r.status, CheckStatus::Passed | CheckStatus::Skipped))
+                        .expect("some check did not pass");
+                    (
+                        Status::Failed,
+                        format!(
+                            "{failing} of {total} checks did not pass; first: {}",
+                            record.check
+                        ),
+                    )
+                }
+            }
+        }
+    };
+    report.status = status;
+    report.summary = summary;
+    report.score = score(report.points, &report.groups, end == &End::Finished);
+    if let Some(record) = report
+        .checks
+        .iter()
+        .find(|r| !matches!(r.status, CheckStatus::Passed | CheckStatus::Skipped))
+    {
+        report.rerun = rerun_command(&report.id, Some(&record.check), options);
+    }
+}
+
+/// Checks grouped in the order they first appear.
+fn groups(records: &[Record]) -> Vec<Group> {
+    let mut groups: Vec<Group> = vec![];
+    for record in records {
+        let index = match groups.iter().position(|g| g.name == record.group) {
+            Some(index) => index,
+            None => {
+                groups.push(Group {
+                    name: record.group.clone(),
+                    checks: 0,
+                    passed: 0,
+                    skipped: 0,
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[index];
+        group.checks += 1;
+        match record.status {
+            CheckStatus::Passed => group.passed += 1,
+            CheckStatus::Skipped => group.skipped += 1,
+            _ => {}
+        }
+    }
+    groups
+}
+
+/// Points × the share of groups that passed. Groups of skipped checks only
+/// do not count. A run cut short (timeout, crash) counts one more, failed,
+/// group for the checks it never reached.
+pub fn score(points: f64, groups: &[Group], complete: bool) -> f64 {
+    let counted: Vec<&Group> = groups.iter().filter(|g| g.skipped < g.checks).collect();
+    let denominator = counted.len() + usize::from(!complete);
+    if denominator == 0 {
+        return 0.0;
+    }
+    let passed = counted.iter().filter(|g| g.is_passed()).count();
+    let raw = points * passed as f64 / denominator as f64;
+    (raw * 100.0).round() / 100.0
+}
+
+/// The command that reruns one exercise, or one check of it, exactly.
+pub fn rerun_command(id: &str, check: Option<&str>, options: &Options) -> String {
+    let mut command = format!("cargo run -p grader -- {id}");
+    if let Some(check) = check {
+        command.push_str(&format!(" --case {check}"));
+    }
+    command.push_str(&format!(" --seed {}", options.seed));
+    if options.target == Target::Solutions {
+        command.push_str(" --solutions");
+    }
+    if options.fixtures != Path::new("fixtures") {
+        command.push_str(&format!(" --fixtures {}", options.fixtures.display()));
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(checks: usize, passed: usize, skipped: usize) -> Group {
+        Group {
+            name: "g".into(),
+            checks,
+            passed,
+            skipped,
+        }
+    }
+
+    #[test]
+    fn partial_credit_is_per_group() {
+        let groups = [group(3, 3, 0), group(2, 1, 0)];
+        assert_eq!(score(10.0, &groups, true), 5.0);
+        assert_eq!(score(10.0, &groups[..1], true), 10.0);
+    }
+
+    #[test]
+    fn a_cut_short_run_forfeits_the_rest() {
+        assert_eq!(score(10.0, &[group(3, 3, 0)], false), 5.0);
+        assert_eq!(score(10.0, &[], false), 0.0);
+    }
+
+    #[test]
+    fn skipped_checks_neither_earn_nor_lose() {
+        assert_eq!(score(10.0, &[group(2, 2, 0), group(1, 0, 1)], true), 10.0);
+        assert_eq!(score(10.0, &[group(3, 2, 1)], true), 10.0);
+        assert!(!group(1, 0, 1).is_passed());
+    }
+}

@@ -1,0 +1,48 @@
+//! Gradescope's `results.json`: one test per exercise, with its score.
+//! <https://gradescope-autograders.readthedocs.io/en/latest/specs/>
+
+use serde_json::json;
+
+use super::exercise_detail;
+use crate::grade::{RunReport, Status};
+
+pub fn render(report: &RunReport) -> String {
+    let tests: Vec<serde_json::Value> = report
+        .exercises
+        .iter()
+        .map(|exercise| {
+            let groups: Vec<String> = exercise
+                .groups
+                .iter()
+                .map(|g| format!("  {}: {}/{} checks passed", g.name, g.passed, g.checks))
+                .collect();
+            let mut output = format!("{}\n", exercise.status.label());
+            if exercise.status == Status::Passed {
+                output.push_str(&exercise.summary);
+            } else {
+                output.push_str(&exercise_detail(exercise));
+            }
+            if !groups.is_empty() {
+                output.push_str("\ngroups:\n");
+                output.push_str(&groups.join("\n"));
+            }
+            json!({
+                "name": format!("{} {}: {}", exercise.id, exercise.name, exercise.title),
+                "score": exercise.score,
+                "max_score": exercise.points,
+                "status": if exercise.status == Status::Passed { "passed" } else { "failed" },
+                "output": output,
+            })
+        })
+        .collect();
+    let results = json!({
+        "score": report.score,
+        "output": format!(
+            "Graded with seed {} against {} ({} of {} points).",
+            report.seed, report.fixtures, report.score, report.max_score
+        ),
+        "stdout_visibility": "visible",
+        "tests": tests,
+    });
+    serde_json::to_string_pretty(&results).expect("results serialize") + "\n"
+}

@@ -1,0 +1,160 @@
+//! Running one worker in its own process, in its own process group, under a
+//! time limit and a memory limit. Whatever happens to it (a panic that
+//! escapes, an endless loop, an abort, a stack overflow), the launcher
+//! keeps every record the worker printed before it stopped.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use grader_kit::protocol::Record;
+
+/// Limits for one worker.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+    /// Address-space limit in bytes (RLIMIT_AS); `None` for no limit.
+    pub memory_bytes: Option<u64>,
+}
+
+/// How a worker's process ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum End {
+    /// Exit code 0: every check ran.
+    Finished,
+    /// A non-zero exit code.
+    Exited(i32),
+    /// Killed by a signal it raised itself (abort, segfault, stack overflow).
+    Signaled { signal: i32, name: &'static str },
+    /// Killed by us after the time limit.
+    TimedOut(Duration),
+    /// It could not be started at all.
+    NotStarted(String),
+}
+
+/// One worker run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub records: Vec<Record>,
+    pub end: End,
+    /// The last lines of its stderr (a panic outside a check, an abort message).
+    pub stderr_tail: String,
+    pub elapsed: Duration,
+}
+
+/// Runs `exe args...` and collects its records.
+pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
+    let start = Instant::now();
+    let mut command = Command::new(exe);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Backtraces would only slow a panicking worker down.
+        .env("RUST_BACKTRACE", "0");
+    let memory = limits.memory_bytes;
+    // SAFETY: only async-signal-safe calls (setpgid, setrlimit) run between
+    // fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // A group of its own, so that a timeout kills its threads and
+            // any children too.
+            libc::setpgid(0, 0);
+            if let Some(bytes) = memory {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                libc::setrlimit(libc::RLIMIT_AS, &limit);
+            }
+            Ok(())
+        });
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            return Outcome {
+                records: vec![],
+                end: End::NotStarted(format!("cannot start {}: {error}", exe.display())),
+                stderr_tail: String::new(),
+                elapsed: start.elapsed(),
+            }
+        }
+    };
+    let (sender, receiver) = mpsc::channel();
+    let stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+            if let Some(record) = Record::from_line(&line) {
+                let _ = sender.send(record);
+            }
+        }
+    });
+    let stderr = child.stderr.take().expect("piped");
+    let stderr_reader = std::thread::spawn(move || tail(stderr, 20));
+
+    let deadline = start + limits.timeout;
+    let end = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                break match (status.code(), status.signal()) {
+                    (Some(0), _) => End::Finished,
+                    (Some(code), _) => End::Exited(code),
+                    (None, Some(signal)) => End::Signaled {
+                        signal,
+                        name: signal_name(signal),
+                    },
+                    (None, None) => End::Exited(-1),
+                }
+            }
+            Ok(None) if Instant::now() >= deadline => {
+                // SAFETY: kill(2) on the worker's own process group.
+                unsafe {
+                    libc::kill(-(child.id() as i32), libc::SIGKILL);
+                }
+                let _ = child.wait();
+                break End::TimedOut(limits.timeout);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(error) => break End::NotStarted(format!("lost the worker: {error}")),
+        }
+    };
+    // The pipes close when the process group is gone.
+    let _ = reader.join();
+    let records = receiver.try_iter().collect();
+    let stderr_tail = stderr_reader.join().unwrap_or_default();
+    Outcome {
+        records,
+        end,
+        stderr_tail,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn tail(stream: impl Read, lines: usize) -> String {
+    let mut kept = std::collections::VecDeque::new();
+    for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
+        kept.push_back(line);
+        if kept.len() > lines {
+            kept.pop_front();
+        }
+    }
+    kept.into_iter().collect::<Vec<_>>().join("\n")
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGABRT => "SIGABRT (abort)",
+        libc::SIGSEGV => "SIGSEGV (segmentation fault, often a stack overflow)",
+        libc::SIGBUS => "SIGBUS (bus error)",
+        libc::SIGILL => "SIGILL (illegal instruction)",
+        libc::SIGFPE => "SIGFPE (arithmetic error)",
+        libc::SIGKILL => "SIGKILL (killed, perhaps out of memory)",
+        libc::SIGTERM => "SIGTERM (terminated)",
+        _ => "a signal",
+    }
+}
