@@ -138,12 +138,30 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
 fn tail(stream: impl Read, lines: usize) -> String {
     let mut kept = std::collections::VecDeque::new();
     for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
-        kept.push_back(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        kept.push_back(without_thread_id(&line));
         if kept.len() > lines {
             kept.pop_front();
         }
     }
     kept.into_iter().collect::<Vec<_>>().join("\n")
+}
+
+/// "thread 'main' (4242) has overflowed" → "thread 'main' has overflowed":
+/// the thread id is noise that would make every report differ.
+fn without_thread_id(line: &str) -> String {
+    if let Some(rest) = line.strip_prefix("thread '") {
+        if let Some((name, after)) = rest.split_once("' (") {
+            if let Some((id, tail)) = after.split_once(')') {
+                if id.chars().all(|c| c.is_ascii_digit()) {
+                    return format!("thread '{name}'{tail}");
+                }
+            }
+        }
+    }
+    line.to_string()
 }
 
 fn signal_name(signal: i32) -> &'static str {
@@ -156,5 +174,20 @@ fn signal_name(signal: i32) -> &'static str {
         libc::SIGKILL => "SIGKILL (killed, perhaps out of memory)",
         libc::SIGTERM => "SIGTERM (terminated)",
         _ => "a signal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_ids_are_dropped() {
+        assert_eq!(
+            without_thread_id("thread 'main' (10137) has overflowed its stack"),
+            "thread 'main' has overflowed its stack"
+        );
+        assert_eq!(without_thread_id("thread 'x' (a) y"), "thread 'x' (a) y");
+        assert_eq!(without_thread_id("plain"), "plain");
     }
 }

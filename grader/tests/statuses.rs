@@ -1,0 +1,173 @@
+//! Grades the status kit (grader/tests/status-kit), whose exercises end in
+//! every way a student's can, and pins each status and each report format.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use grader::catalog::Kit;
+use grader::compile::Target;
+use grader::grade::{self, Options, RunReport, Status};
+use grader::report::{self, Format};
+
+fn status_kit() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/status-kit")
+}
+
+/// One grading run of the whole status kit, shared by the tests, with the
+/// timings zeroed so that snapshots are stable.
+fn report() -> &'static RunReport {
+    static REPORT: OnceLock<RunReport> = OnceLock::new();
+    REPORT.get_or_init(|| {
+        let kit = Kit::load(&status_kit()).unwrap();
+        let options = Options {
+            target: Target::Exercises,
+            seed: 7,
+            fixtures: PathBuf::from("fixtures"),
+            fixtures_dir: status_kit().join("fixtures"),
+            timeout: None,
+            memory_bytes: Some(1 << 30),
+            only: None,
+            echo_build: false,
+        };
+        let mut report = grade::grade(&kit, kit.exercises(), &options).unwrap();
+        for exercise in &mut report.exercises {
+            exercise.duration_ms = 0;
+        }
+        report
+    })
+}
+
+fn exercise(id: &str) -> &'static grade::ExerciseReport {
+    report().exercises.iter().find(|e| e.id == id).unwrap()
+}
+
+#[test]
+fn each_ending_gets_its_own_status() {
+    let statuses: Vec<(&str, Status)> = report()
+        .exercises
+        .iter()
+        .map(|e| (e.name.as_str(), e.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("passes", Status::Passed),
+            ("fails", Status::Failed),
+            ("todo", Status::NotStarted),
+            ("panics", Status::Panicked),
+            ("loops", Status::TimedOut),
+            ("aborts", Status::Crashed),
+            ("overflows", Status::Crashed),
+            ("no-compile", Status::CompileError),
+            ("blocked", Status::Blocked),
+        ]
+    );
+    assert_eq!(report().exit_code(), 1);
+}
+
+#[test]
+fn a_compile_error_names_its_file_and_line() {
+    let summary = &exercise("08").summary;
+    assert!(
+        summary.starts_with("exercises/08-no-compile/src/lib.rs:2:"),
+        "{summary}"
+    );
+    assert!(summary.contains("mismatched types"), "{summary}");
+}
+
+#[test]
+fn a_panic_names_its_message_and_location() {
+    let summary = &exercise("04").summary;
+    assert!(summary.contains("exercises/04-panics/src/lib.rs:3"), "{summary}");
+    assert!(summary.contains("index out of bounds"), "{summary}");
+}
+
+#[test]
+fn records_before_a_crash_or_timeout_are_kept_and_scored() {
+    for id in ["05", "06", "07"] {
+        let e = exercise(id);
+        assert_eq!(e.checks.len(), 1, "{id}: the first check finished before the end");
+        // One group passed, the unreached rest forfeits: half the points.
+        assert_eq!(e.score, 5.0, "{id}");
+    }
+    assert!(exercise("07").stderr_tail.contains("overflowed its stack"));
+}
+
+#[test]
+fn partial_credit_and_blocking() {
+    assert_eq!(exercise("01").score, 10.0);
+    assert_eq!(exercise("02").score, 5.0);
+    assert_eq!(exercise("03").score, 0.0);
+    assert_eq!(exercise("09").blocked_by, ["02"]);
+    assert_eq!(exercise("09").score, 0.0);
+}
+
+#[test]
+fn a_failure_carries_the_command_that_reruns_it() {
+    assert_eq!(
+        exercise("02").rerun,
+        "cargo run -p grader -- 02 --case answer-is-42 --seed 7"
+    );
+}
+
+#[test]
+fn human_report() {
+    insta::assert_snapshot!(report::render(report(), Format::Human, false));
+}
+
+#[test]
+fn json_report() {
+    insta::assert_snapshot!(report::render(report(), Format::Json, false));
+}
+
+#[test]
+fn junit_report() {
+    insta::assert_snapshot!(report::render(report(), Format::Junit, false));
+}
+
+#[test]
+fn gradescope_report() {
+    insta::assert_snapshot!(report::render(report(), Format::Gradescope, false));
+}
+
+#[test]
+fn a_damaged_fixture_stops_the_run_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures");
+    copy_dir(&status_kit().join("fixtures"), &fixtures);
+    std::fs::write(fixtures.join("01-passes/cases.yaml"), "tampered\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
+        .args(["--kit", status_kit().to_str().unwrap(), "01", "--fixtures"])
+        .arg(&fixtures)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("01-passes/cases.yaml"), "{stderr}");
+    assert!(stderr.contains("is damaged"), "{stderr}");
+    assert!(stderr.contains("python fixtures/export/export.py"), "{stderr}");
+}
+
+#[test]
+fn a_usage_error_exits_with_2() {
+    let output = Command::new(env!("CARGO_BIN_EXE_grader"))
+        .args(["--kit", status_kit().to_str().unwrap(), "no-such-exercise"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no exercise matches"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
