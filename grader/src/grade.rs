@@ -326,9 +326,11 @@ pub fn judge(report: &mut ExerciseReport, end: &End, stderr_tail: &str, options:
             ),
             End::Exited(code) => (
                 Status::Crashed,
-                format!("the process exited with code {code} after {total} checks. {last_words}")
-                    .trim_end()
-                    .to_string(),
+                format!(
+                    "the process exited with code {code} before its last check, after {total} checks (does your code call std::process::exit?). {last_words}"
+                )
+                .trim_end()
+                .to_string(),
             ),
             End::NotStarted(message) => (Status::Crashed, message.clone()),
             End::Finished if total == 0 => (

@@ -3,14 +3,14 @@
 //! escapes, an endless loop, an abort, a stack overflow), the launcher
 //! keeps every record the worker printed before it stopped.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use grader_kit::protocol::Record;
+use grader_kit::protocol::{done_line, Record};
 
 /// Limits for one worker.
 #[derive(Debug, Clone, Copy)]
@@ -23,9 +23,10 @@ pub struct Limits {
 /// How a worker's process ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum End {
-    /// Exit code 0: every check ran.
+    /// Exit code 0 after the worker's last check.
     Finished,
-    /// A non-zero exit code.
+    /// An exit before the last check: a non-zero code, or 0 from a
+    /// `process::exit` in student code.
     Exited(i32),
     /// Killed by a signal it raised itself (abort, segfault, stack overflow).
     Signaled { signal: i32, name: &'static str },
@@ -45,13 +46,15 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// Runs `exe args...` and collects its records.
+/// Runs `exe args... --token-on-stdin` and collects its records.
 pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
     let start = Instant::now();
+    let token = fresh_token();
     let mut command = Command::new(exe);
     command
         .args(args)
-        .stdin(Stdio::null())
+        .arg("--token-on-stdin")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Backtraces would only slow a panicking worker down.
@@ -85,14 +88,23 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
             }
         }
     };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A worker that died at once closed its end; its end says why.
+        let _ = writeln!(stdin, "{token}");
+    }
     let (sender, receiver) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
+    let done = done_line(&token);
     let reader = std::thread::spawn(move || {
+        let mut finished = false;
         for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-            if let Some(record) = Record::from_line(&line) {
+            if let Some(record) = Record::from_line(&line, &token) {
                 let _ = sender.send(record);
+            } else if line == done {
+                finished = true;
             }
         }
+        finished
     });
     let stderr = child.stderr.take().expect("piped");
     let stderr_reader = std::thread::spawn(move || tail(stderr, 20));
@@ -124,7 +136,11 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
         }
     };
     // The pipes close when the process group is gone.
-    let _ = reader.join();
+    let finished = reader.join().unwrap_or(false);
+    let end = match end {
+        End::Finished if !finished => End::Exited(0),
+        end => end,
+    };
     let records = receiver.try_iter().collect();
     let stderr_tail = stderr_reader.join().unwrap_or_default();
     Outcome {
@@ -133,6 +149,15 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
         stderr_tail,
         elapsed: start.elapsed(),
     }
+}
+
+/// A token no student code can guess: 128 bits from the OS.
+fn fresh_token() -> String {
+    let mut bytes = [0u8; 16];
+    if let Ok(mut urandom) = std::fs::File::open("/dev/urandom") {
+        let _ = urandom.read_exact(&mut bytes);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn tail(stream: impl Read, lines: usize) -> String {

@@ -61,6 +61,7 @@ fn each_ending_gets_its_own_status() {
             ("overflows", Status::Crashed),
             ("no-compile", Status::CompileError),
             ("blocked", Status::Blocked),
+            ("forges", Status::Crashed),
         ]
     );
     assert_eq!(report().exit_code(), 1);
@@ -92,6 +93,17 @@ fn records_before_a_crash_or_timeout_are_kept_and_scored() {
         assert_eq!(e.score, 5.0, "{id}");
     }
     assert!(exercise("07").stderr_tail.contains("overflowed its stack"));
+}
+
+#[test]
+fn forged_records_are_refused() {
+    let e = exercise("10");
+    // Only the real record of the first check counts; the forged "passed"
+    // lines carry a guessed token and are ignored.
+    assert_eq!(e.checks.len(), 1);
+    assert_eq!(e.checks[0].check, "first");
+    assert!(e.summary.contains("exited with code 0"), "{}", e.summary);
+    assert_eq!(e.score, 5.0);
 }
 
 #[test]

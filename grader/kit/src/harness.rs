@@ -5,7 +5,7 @@
 //! `main` is one call to [`run`]. It knows nothing about report formats; the
 //! launcher reads its records.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -74,6 +74,9 @@ pub struct WorkerArgs {
     pub seed: u64,
     /// Run only the check with this name (a case id or a property name).
     pub only: Option<String>,
+    /// Read the record token from the first line of stdin (the launcher
+    /// does); otherwise the token is "-", for a worker run by hand.
+    pub token_on_stdin: bool,
 }
 
 impl WorkerArgs {
@@ -82,6 +85,7 @@ impl WorkerArgs {
         let mut fixtures = PathBuf::from("fixtures");
         let mut seed = 0;
         let mut only = None;
+        let mut token_on_stdin = false;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -94,6 +98,7 @@ impl WorkerArgs {
                         .map_err(|_| format!("--seed wants a number, got {text:?}"))?
                 }
                 "--only" => only = Some(value()?),
+                "--token-on-stdin" => token_on_stdin = true,
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -101,6 +106,7 @@ impl WorkerArgs {
             fixtures,
             seed,
             only,
+            token_on_stdin,
         })
     }
 }
@@ -108,6 +114,7 @@ impl WorkerArgs {
 /// Runs checks and prints their records.
 pub struct Worker {
     args: WorkerArgs,
+    token: String,
 }
 
 /// The message and location of the last panic, filled by our panic hook.
@@ -128,7 +135,14 @@ impl Worker {
                 .map(|l| format!("{}:{}", l.file(), l.line()));
             *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some((message, location));
         }));
-        Worker { args }
+        let mut token = String::from("-");
+        if args.token_on_stdin {
+            token.clear();
+            // Read before any student code runs; stdin is then drained.
+            let _ = std::io::stdin().read_line(&mut token);
+            token = token.trim().to_string();
+        }
+        Worker { args, token }
     }
 
     pub fn args(&self) -> &WorkerArgs {
@@ -153,7 +167,7 @@ impl Worker {
         let record = run_caught(group, name, check);
         let mut out = std::io::stdout().lock();
         // A closed stdout means the launcher is gone; nothing left to do.
-        let _ = writeln!(out, "{}", record.to_line());
+        let _ = writeln!(out, "{}", record.to_line(&self.token));
         let _ = out.flush();
     }
 
@@ -218,6 +232,9 @@ pub fn run(checks: impl FnOnce(&mut Worker)) {
     };
     let mut worker = Worker::new(args);
     checks(&mut worker);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", crate::protocol::done_line(&worker.token));
+    let _ = out.flush();
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! The records a worker writes and the launcher reads.
 //!
-//! A worker prints one line per finished check on stdout: [`RECORD_PREFIX`]
-//! followed by a [`Record`] as JSON. Every other line (a student's
-//! `println!`, say) is ignored, so debugging output cannot corrupt a grade.
+//! A worker prints one line per finished check on stdout: [`RECORD_PREFIX`],
+//! the run's token, a space and a [`Record`] as JSON. Every other line (a
+//! student's `println!`, say) is ignored, so debugging output cannot corrupt
+//! a grade. The token is a secret the launcher writes on the worker's stdin,
+//! which the harness reads before any student code runs: student code cannot
+//! print a record the launcher would accept.
 //! The launcher keeps every record it has read even when the worker later
 //! crashes or times out.
 
@@ -71,16 +74,24 @@ pub struct Mismatch {
     pub rtol: f64,
 }
 
+/// The line a worker prints after its last check. A worker that exits
+/// without it (student code calling `process::exit`, say) did not finish.
+pub fn done_line(token: &str) -> String {
+    format!("{RECORD_PREFIX}{token} done")
+}
+
 impl Record {
     /// The line a worker prints for this record.
-    pub fn to_line(&self) -> String {
+    pub fn to_line(&self, token: &str) -> String {
         let json = serde_json::to_string(self).expect("a record always serializes");
-        format!("{RECORD_PREFIX}{json}")
+        format!("{RECORD_PREFIX}{token} {json}")
     }
 
-    /// Parses a worker's stdout line; `None` for lines that are not records.
-    pub fn from_line(line: &str) -> Option<Record> {
-        let json = line.strip_prefix(RECORD_PREFIX)?;
+    /// Parses a worker's stdout line; `None` for lines that are not records
+    /// of this run's `token`.
+    pub fn from_line(line: &str, token: &str) -> Option<Record> {
+        let rest = line.strip_prefix(RECORD_PREFIX)?;
+        let json = rest.strip_prefix(token)?.strip_prefix(' ')?;
         serde_json::from_str(json).ok()
     }
 }
@@ -99,12 +110,26 @@ mod tests {
             location: None,
             mismatch: None,
         };
-        assert_eq!(Record::from_line(&record.to_line()), Some(record));
+        assert_eq!(Record::from_line(&record.to_line("t0k"), "t0k"), Some(record));
     }
 
     #[test]
     fn other_lines_are_not_records() {
-        assert_eq!(Record::from_line("debug: 1.0"), None);
-        assert_eq!(Record::from_line("@grader-record {not json"), None);
+        assert_eq!(Record::from_line("debug: 1.0", "t"), None);
+        assert_eq!(Record::from_line("@grader-record t {not json", "t"), None);
+    }
+
+    #[test]
+    fn a_record_with_another_token_is_refused() {
+        let record = Record {
+            group: "g".into(),
+            check: "c".into(),
+            status: CheckStatus::Passed,
+            message: None,
+            location: None,
+            mismatch: None,
+        };
+        assert_eq!(Record::from_line(&record.to_line("forged"), "secret"), None);
+        assert_eq!(Record::from_line(&record.to_line(""), "secret"), None);
     }
 }
