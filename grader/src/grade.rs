@@ -227,30 +227,17 @@ fn grade_one(
         .filter(|dep| earlier.get(*dep).is_some_and(|r| r.status != Status::Passed))
         .cloned()
         .collect();
-    if !blocked_by.is_empty() {
-        let names: Vec<String> = blocked_by
-            .iter()
-            .map(|id| match kit.get(id) {
-                Some(e) => format!("{} ({})", e.id, e.name),
-                None => id.clone(),
-            })
-            .collect();
-        report.status = Status::Blocked;
-        report.summary = format!(
-            "builds on {}, which is not passing yet; finish it first (`cargo run -p grader -- {}`)",
-            names.join(" and "),
-            blocked_by[0]
-        );
-        report.blocked_by = blocked_by;
-        return report;
-    }
     let Some(worker) = built.workers.get(&exercise.id) else {
-        report.status = Status::CompileError;
-        report.summary = format!(
-            "the grader's worker {} was not built; cargo said:\n{}",
-            exercise.check_package(),
-            built.cargo_stderr
-        );
+        if blocked_by.is_empty() {
+            report.status = Status::CompileError;
+            report.summary = format!(
+                "the grader's worker {} was not built; cargo said:\n{}",
+                exercise.check_package(),
+                built.cargo_stderr
+            );
+        } else {
+            block(&mut report, kit, blocked_by);
+        }
         return report;
     };
     let mut args = vec![
@@ -275,7 +262,38 @@ fn grade_one(
         report.stderr_tail = outcome.stderr_tail.clone();
     }
     judge(&mut report, &outcome.end, &outcome.stderr_tail, options);
+    // Untouched stubs are "not started" whatever they build on; anything
+    // else that builds on a failing exercise is blocked, since its results
+    // would blame it for the other's faults.
+    let own_dir = format!("exercises/{}/", exercise.dir);
+    let untouched = report.status == Status::NotStarted
+        && report
+            .checks
+            .iter()
+            .filter(|r| r.status == CheckStatus::NotStarted)
+            .all(|r| r.location.as_deref().is_some_and(|l| l.starts_with(&own_dir)));
+    if !blocked_by.is_empty() && !untouched {
+        block(&mut report, kit, blocked_by);
+    }
     report
+}
+
+fn block(report: &mut ExerciseReport, kit: &Kit, blocked_by: Vec<String>) {
+    let names: Vec<String> = blocked_by
+        .iter()
+        .map(|id| match kit.get(id) {
+            Some(e) => format!("{} ({})", e.id, e.name),
+            None => id.clone(),
+        })
+        .collect();
+    report.status = Status::Blocked;
+    report.score = 0.0;
+    report.summary = format!(
+        "builds on {}, which is not passing yet; finish it first (`cargo run -p grader -- {}`)",
+        names.join(" and "),
+        blocked_by[0]
+    );
+    report.blocked_by = blocked_by;
 }
 
 /// Older workers mark skipped checks with a failure whose message starts

@@ -62,6 +62,8 @@ fn each_ending_gets_its_own_status() {
             ("no-compile", Status::CompileError),
             ("blocked", Status::Blocked),
             ("forges", Status::Crashed),
+            ("todo-on-failing", Status::NotStarted),
+            ("todo-in-prerequisite", Status::Blocked),
         ]
     );
     assert_eq!(report().exit_code(), 1);
