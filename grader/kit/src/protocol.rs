@@ -61,16 +61,22 @@ pub struct Mismatch {
     /// Elements outside the tolerance.
     pub mismatched: usize,
     pub total: usize,
+    #[serde(with = "non_finite")]
     pub max_abs_error: f64,
+    #[serde(with = "non_finite")]
     pub max_rel_error: f64,
     /// Multi-index of the element with the largest excess over its tolerance.
     pub worst_index: Vec<usize>,
+    #[serde(with = "non_finite")]
     pub expected_at_worst: f64,
+    #[serde(with = "non_finite")]
     pub got_at_worst: f64,
     /// NaN and ±inf counts in the student's result.
     pub got_nan: usize,
     pub got_inf: usize,
+    #[serde(with = "non_finite")]
     pub atol: f64,
+    #[serde(with = "non_finite")]
     pub rtol: f64,
 }
 
@@ -78,6 +84,39 @@ pub struct Mismatch {
 /// without it (student code calling `process::exit`, say) did not finish.
 pub fn done_line(token: &str) -> String {
     format!("{RECORD_PREFIX}{token} done")
+}
+
+/// JSON has no NaN or infinity; write them as the strings "NaN", "inf" and
+/// "-inf" so that a record about a NaN result survives the trip.
+mod non_finite {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            v if v.is_nan() => "NaN".serialize(serializer),
+            v if *v == f64::INFINITY => "inf".serialize(serializer),
+            v if *v == f64::NEG_INFINITY => "-inf".serialize(serializer),
+            v => v.serialize(serializer),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(match Wire::deserialize(deserializer)? {
+            Wire::Number(v) => v,
+            Wire::Text(text) => match text.as_str() {
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                _ => f64::NAN,
+            },
+        })
+    }
 }
 
 impl Record {
@@ -111,6 +150,40 @@ mod tests {
             mismatch: None,
         };
         assert_eq!(Record::from_line(&record.to_line("t0k"), "t0k"), Some(record));
+    }
+
+    #[test]
+    fn non_finite_numbers_survive_the_line() {
+        let mismatch = Mismatch {
+            tensor: "out".into(),
+            expected_shape: vec![2],
+            got_shape: vec![3],
+            mismatched: 2,
+            total: 2,
+            max_abs_error: f64::INFINITY,
+            max_rel_error: f64::NAN,
+            worst_index: vec![],
+            expected_at_worst: f64::NEG_INFINITY,
+            got_at_worst: 0.5,
+            got_nan: 1,
+            got_inf: 0,
+            atol: 1e-5,
+            rtol: 1e-4,
+        };
+        let record = Record {
+            group: "g".into(),
+            check: "c".into(),
+            status: CheckStatus::Failed,
+            message: None,
+            location: None,
+            mismatch: Some(mismatch),
+        };
+        let back = Record::from_line(&record.to_line("t"), "t").unwrap();
+        let m = back.mismatch.unwrap();
+        assert_eq!(m.max_abs_error, f64::INFINITY);
+        assert!(m.max_rel_error.is_nan());
+        assert_eq!(m.expected_at_worst, f64::NEG_INFINITY);
+        assert_eq!(m.got_at_worst, 0.5);
     }
 
     #[test]
