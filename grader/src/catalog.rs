@@ -225,7 +225,13 @@ exercises:
     #[test]
     fn selectors_match_id_name_and_dir() {
         let kit = kit();
-        for selector in ["02", "2", "masked-attention", "02-masked-attention", "exercises/02-masked-attention/"] {
+        for selector in [
+            "02",
+            "2",
+            "masked-attention",
+            "02-masked-attention",
+            "exercises/02-masked-attention/",
+        ] {
             let selected = kit.select(&[selector.to_string()]).unwrap();
             assert_eq!(selected.len(), 1, "{selector}");
             assert_eq!(selected[0].id, "02");
@@ -249,8 +255,16 @@ exercises:
     #[test]
     fn packages_map_back_to_exercises() {
         let kit = kit();
-        assert_eq!(kit.exercise_of_package("sol02-masked-attention").unwrap().id, "02");
-        assert_eq!(kit.exercise_of_package("check-01-attention").unwrap().id, "01");
+        assert_eq!(
+            kit.exercise_of_package("sol02-masked-attention")
+                .unwrap()
+                .id,
+            "02"
+        );
+        assert_eq!(
+            kit.exercise_of_package("check-01-attention").unwrap().id,
+            "01"
+        );
         assert!(kit.exercise_of_package("candle-core").is_none());
     }
 

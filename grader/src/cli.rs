@@ -134,7 +134,11 @@ pub fn run_grade(args: &GradeArgs) -> Result<i32> {
             std::fs::write(path, report::render(&report, args.format, false))
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             print!("{}", report::render(&report, Format::Human, color));
-            println!("\nWrote the {:?} report to {}.", args.format, path.display());
+            println!(
+                "\nWrote the {:?} report to {}.",
+                args.format,
+                path.display()
+            );
         }
         None => print!("{}", report::render(&report, args.format, color)),
     }

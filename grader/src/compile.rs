@@ -48,7 +48,12 @@ pub enum Target {
 
 /// Builds the workers of `exercises` in one cargo run. `echo` forwards
 /// cargo's progress to our stderr.
-pub fn build_workers(kit: &Kit, exercises: &[Exercise], target: Target, echo: bool) -> Result<Built> {
+pub fn build_workers(
+    kit: &Kit,
+    exercises: &[Exercise],
+    target: Target,
+    echo: bool,
+) -> Result<Built> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
     command
@@ -101,7 +106,9 @@ fn read_message(kit: &Kit, line: &str, built: &mut Built) {
                 kit.exercise_of_package(&package),
             ) {
                 if package == exercise.check_package() {
-                    built.workers.insert(exercise.id.clone(), PathBuf::from(exe));
+                    built
+                        .workers
+                        .insert(exercise.id.clone(), PathBuf::from(exe));
                 }
             }
         }
@@ -181,9 +188,14 @@ mod tests {
         );
         assert_eq!(package_name("path+file:///k/grader#0.1.0"), "grader");
         assert_eq!(
-            package_name("registry+https://github.com/rust-lang/crates.io-index#candle-core@0.11.1"),
+            package_name(
+                "registry+https://github.com/rust-lang/crates.io-index#candle-core@0.11.1"
+            ),
             "candle-core"
         );
-        assert_eq!(package_name("ex01-attention 0.1.0 (path+file:///k)"), "ex01-attention");
+        assert_eq!(
+            package_name("ex01-attention 0.1.0 (path+file:///k)"),
+            "ex01-attention"
+        );
     }
 }

@@ -117,7 +117,11 @@ pub const SCHEMA_VERSION: u32 = 1;
 impl RunReport {
     /// 0 if everything graded passed, 1 if anything failed, 2 on a fixture error.
     pub fn exit_code(&self) -> i32 {
-        if self.exercises.iter().any(|e| e.status == Status::FixtureError) {
+        if self
+            .exercises
+            .iter()
+            .any(|e| e.status == Status::FixtureError)
+        {
             2
         } else if self.exercises.iter().all(|e| e.status == Status::Passed) {
             0
@@ -152,7 +156,10 @@ pub fn verify_fixtures(root: &Path, exercises: &[Exercise]) -> Result<(), Fixtur
         if !manifest.has_exercise(&exercise.dir) {
             return Err(FixtureError {
                 path: root.join(&exercise.dir),
-                problem: format!("holds no fixtures for exercise {} in manifest.yaml", exercise.id),
+                problem: format!(
+                    "holds no fixtures for exercise {} in manifest.yaml",
+                    exercise.id
+                ),
             });
         }
         manifest.verify(root, &format!("{}/", exercise.dir))?;
@@ -163,7 +170,11 @@ pub fn verify_fixtures(root: &Path, exercises: &[Exercise]) -> Result<(), Fixtur
 /// Grades `selected` (and, silently, what they build on).
 pub fn grade(kit: &Kit, selected: &[Exercise], options: &Options) -> Result<RunReport> {
     let all = kit.with_prerequisites(selected);
-    let built = compile::build_workers(kit, &all, options.target, options.echo_build)?;
+    // Always build every worker: the same package selection every time keeps
+    // cargo's feature unification, and so the build cache, stable (grading
+    // one exercise must not rebuild candle with other features). Unchanged
+    // workers cost nothing.
+    let built = compile::build_workers(kit, kit.exercises(), options.target, options.echo_build)?;
     let mut results: BTreeMap<String, ExerciseReport> = BTreeMap::new();
     for exercise in &all {
         let report = grade_one(kit, exercise, &built, &results, options);
@@ -224,7 +235,11 @@ fn grade_one(
     let blocked_by: Vec<String> = exercise
         .builds_on
         .iter()
-        .filter(|dep| earlier.get(*dep).is_some_and(|r| r.status != Status::Passed))
+        .filter(|dep| {
+            earlier
+                .get(*dep)
+                .is_some_and(|r| r.status != Status::Passed)
+        })
         .cloned()
         .collect();
     let Some(worker) = built.workers.get(&exercise.id) else {
@@ -271,7 +286,11 @@ fn grade_one(
             .checks
             .iter()
             .filter(|r| r.status == CheckStatus::NotStarted)
-            .all(|r| r.location.as_deref().is_some_and(|l| l.starts_with(&own_dir)));
+            .all(|r| {
+                r.location
+                    .as_deref()
+                    .is_some_and(|l| l.starts_with(&own_dir))
+            });
     if !blocked_by.is_empty() && !untouched {
         block(&mut report, kit, blocked_by);
     }
@@ -300,7 +319,10 @@ fn block(report: &mut ExerciseReport, kit: &Kit, blocked_by: Vec<String>) {
 /// with "skipped:"; treat them as skipped.
 fn normalize(mut record: Record) -> Record {
     if record.status == CheckStatus::Failed
-        && record.message.as_deref().is_some_and(|m| m.starts_with("skipped:"))
+        && record
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("skipped:"))
     {
         record.status = CheckStatus::Skipped;
     }

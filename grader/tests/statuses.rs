@@ -82,7 +82,10 @@ fn a_compile_error_names_its_file_and_line() {
 #[test]
 fn a_panic_names_its_message_and_location() {
     let summary = &exercise("04").summary;
-    assert!(summary.contains("exercises/04-panics/src/lib.rs:3"), "{summary}");
+    assert!(
+        summary.contains("exercises/04-panics/src/lib.rs:3"),
+        "{summary}"
+    );
     assert!(summary.contains("index out of bounds"), "{summary}");
 }
 
@@ -90,7 +93,11 @@ fn a_panic_names_its_message_and_location() {
 fn records_before_a_crash_or_timeout_are_kept_and_scored() {
     for id in ["05", "06", "07"] {
         let e = exercise(id);
-        assert_eq!(e.checks.len(), 1, "{id}: the first check finished before the end");
+        assert_eq!(
+            e.checks.len(),
+            1,
+            "{id}: the first check finished before the end"
+        );
         // One group passed, the unreached rest forfeits: half the points.
         assert_eq!(e.score, 5.0, "{id}");
     }
@@ -160,7 +167,10 @@ fn a_damaged_fixture_stops_the_run_with_the_way_out() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("01-passes/cases.yaml"), "{stderr}");
     assert!(stderr.contains("is damaged"), "{stderr}");
-    assert!(stderr.contains("python fixtures/export/export.py"), "{stderr}");
+    assert!(
+        stderr.contains("python fixtures/export/export.py"),
+        "{stderr}"
+    );
 }
 
 #[test]

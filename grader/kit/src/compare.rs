@@ -20,7 +20,11 @@ pub fn is_close(got: f64, expected: f64, tol: Tolerance) -> bool {
     if got.is_infinite() || expected.is_infinite() {
         return false;
     }
-    approx::abs_diff_eq!(got, expected, epsilon = tol.atol + tol.rtol * expected.abs())
+    approx::abs_diff_eq!(
+        got,
+        expected,
+        epsilon = tol.atol + tol.rtol * expected.abs()
+    )
 }
 
 /// Compares a student's tensor with the expected one. `name` says which
@@ -30,7 +34,7 @@ pub fn compare(name: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> C
     let expected_shape = expected.dims().to_vec();
     if got_shape != expected_shape {
         return Err(Failure {
-            mismatch: Some(Mismatch {
+            mismatch: Some(Box::new(Mismatch {
                 tensor: name.to_string(),
                 expected_shape: expected_shape.clone(),
                 got_shape: got_shape.clone(),
@@ -45,7 +49,7 @@ pub fn compare(name: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> C
                 got_inf: 0,
                 atol: tol.atol,
                 rtol: tol.rtol,
-            }),
+            })),
             ..Failure::new(format!(
                 "`{name}` has shape {got_shape:?}, expected {expected_shape:?}"
             ))
@@ -75,7 +79,7 @@ pub fn compare(name: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> C
         rtol: tol.rtol,
     };
     Err(Failure {
-        mismatch: Some(mismatch),
+        mismatch: Some(Box::new(mismatch)),
         ..Failure::new(format!(
             "`{name}`: {} of {} values differ beyond atol {:e} + rtol {:e}·|expected|",
             stats.mismatched,
@@ -180,8 +184,8 @@ mod tests {
 
     #[test]
     fn a_shape_mismatch_names_both_shapes() {
-        let failure = compare("out", &t(&[1.0; 6], &[3, 2]), &t(&[1.0; 6], &[2, 3]), TOL)
-            .unwrap_err();
+        let failure =
+            compare("out", &t(&[1.0; 6], &[3, 2]), &t(&[1.0; 6], &[2, 3]), TOL).unwrap_err();
         assert!(failure.message.contains("[3, 2]"), "{}", failure.message);
         assert!(failure.message.contains("[2, 3]"), "{}", failure.message);
         assert_eq!(failure.mismatch.unwrap().got_shape, vec![3, 2]);
@@ -218,9 +222,19 @@ mod tests {
     #[test]
     fn scalars_and_integers_compare() {
         let expected = Tensor::new(&[1u8, 0, 1], &Device::Cpu).unwrap();
-        compare("mask", &Tensor::new(&[1u8, 0, 1], &Device::Cpu).unwrap(), &expected, TOL)
-            .unwrap();
-        assert!(compare("mask", &Tensor::new(&[1u8, 1, 1], &Device::Cpu).unwrap(), &expected, TOL)
-            .is_err());
+        compare(
+            "mask",
+            &Tensor::new(&[1u8, 0, 1], &Device::Cpu).unwrap(),
+            &expected,
+            TOL,
+        )
+        .unwrap();
+        assert!(compare(
+            "mask",
+            &Tensor::new(&[1u8, 1, 1], &Device::Cpu).unwrap(),
+            &expected,
+            TOL
+        )
+        .is_err());
     }
 }

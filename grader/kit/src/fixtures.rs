@@ -131,7 +131,10 @@ impl Case {
             &self.spec.expected
         };
         let key = map.get(name).ok_or_else(|| {
-            Failure::fixture(format!("case {} has no {map_name} named {name:?}", self.id()))
+            Failure::fixture(format!(
+                "case {} has no {map_name} named {name:?}",
+                self.id()
+            ))
         })?;
         Ok(self.tensors[key].clone())
     }
@@ -187,7 +190,10 @@ impl Case {
     /// A boolean parameter; absent means false.
     pub fn param_bool(&self, name: &str) -> Result<bool, Failure> {
         self.param(name)
-            .map(|v| v.as_bool().ok_or_else(|| self.bad_param(name, "true or false")))
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| self.bad_param(name, "true or false"))
+            })
             .transpose()
             .map(|b| b.unwrap_or(false))
     }

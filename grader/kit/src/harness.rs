@@ -5,7 +5,7 @@
 //! `main` is one call to [`run`]. It knows nothing about report formats; the
 //! launcher reads its records.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -18,7 +18,8 @@ use crate::protocol::{CheckStatus, Mismatch, Record};
 pub struct Failure {
     pub status: CheckStatus,
     pub message: String,
-    pub mismatch: Option<Mismatch>,
+    /// Boxed: it is large, and every check returns a `Result` of this.
+    pub mismatch: Option<Box<Mismatch>>,
 }
 
 impl Failure {
@@ -194,7 +195,7 @@ fn run_caught(group: &str, name: &str, check: impl FnOnce() -> CheckResult) -> R
         Ok(Err(failure)) => {
             record.status = failure.status;
             record.message = Some(failure.message);
-            record.mismatch = failure.mismatch;
+            record.mismatch = failure.mismatch.map(|m| *m);
         }
         Err(_) => {
             let (message, location) = LAST_PANIC

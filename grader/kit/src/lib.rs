@@ -21,6 +21,6 @@ pub mod properties;
 #[cfg(feature = "tensors")]
 pub mod random;
 
-pub use harness::{run, CheckResult, Failure, Worker};
 #[cfg(feature = "tensors")]
 pub use fixtures::{Case, Fixtures};
+pub use harness::{run, CheckResult, Failure, Worker};

@@ -40,7 +40,9 @@ impl Qkv {
 
     /// The number of keys, S.
     pub fn keys(&self) -> usize {
-        self.k.dim(D::Minus2).expect("k has at least two dimensions")
+        self.k
+            .dim(D::Minus2)
+            .expect("k has at least two dimensions")
     }
 }
 

@@ -149,7 +149,10 @@ mod tests {
             location: None,
             mismatch: None,
         };
-        assert_eq!(Record::from_line(&record.to_line("t0k"), "t0k"), Some(record));
+        assert_eq!(
+            Record::from_line(&record.to_line("t0k"), "t0k"),
+            Some(record)
+        );
     }
 
     #[test]

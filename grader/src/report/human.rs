@@ -45,7 +45,11 @@ pub fn render(report: &RunReport, color: bool) -> String {
         "Grading {target} against {} with seed {} (rerun with --seed {}).\n",
         report.fixtures, report.seed, report.seed
     );
-    let _ = writeln!(out, "  {:<3} {:<18} {:<18} {:>13}", "", "exercise", "status", "score");
+    let _ = writeln!(
+        out,
+        "  {:<3} {:<18} {:<18} {:>13}",
+        "", "exercise", "status", "score"
+    );
     for exercise in &report.exercises {
         let status = format!("{} {}", mark(exercise.status), exercise.status.label());
         let _ = writeln!(
@@ -62,7 +66,11 @@ pub fn render(report: &RunReport, color: bool) -> String {
         "\n  total {:.2} / {} points",
         report.score, report.max_score
     );
-    for exercise in report.exercises.iter().filter(|e| e.status != Status::Passed) {
+    for exercise in report
+        .exercises
+        .iter()
+        .filter(|e| e.status != Status::Passed)
+    {
         let heading = format!(
             "{} {}: {}",
             exercise.id,

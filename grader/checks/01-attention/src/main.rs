@@ -28,7 +28,10 @@ fn checks(worker: &mut Worker) {
         });
         fixtures.run_op(worker, "attention", "sdpa", |case| {
             let (q, k, v) = (case.input("q")?, case.input("k")?, case.input("v")?);
-            case.check("out", &ex::scaled_dot_product_attention(&q, &k, &v, scale(case)?)?)
+            case.check(
+                "out",
+                &ex::scaled_dot_product_attention(&q, &k, &v, scale(case)?)?,
+            )
         });
     }
     worker.property("softmax-rows-sum-to-one", |rng| {
