@@ -170,11 +170,9 @@ pub fn verify_fixtures(root: &Path, exercises: &[Exercise]) -> Result<(), Fixtur
 /// Grades `selected` (and, silently, what they build on).
 pub fn grade(kit: &Kit, selected: &[Exercise], options: &Options) -> Result<RunReport> {
     let all = kit.with_prerequisites(selected);
-    // Always build every worker: the same package selection every time keeps
-    // cargo's feature unification, and so the build cache, stable (grading
-    // one exercise must not rebuild candle with other features). Unchanged
-    // workers cost nothing.
-    let built = compile::build_workers(kit, kit.exercises(), options.target, options.echo_build)?;
+    // Only these workers: an edit in 01 must not relink the workers of
+    // every exercise built on it before 01's verdict arrives.
+    let built = compile::build_workers(kit, &all, options.target, options.echo_build)?;
     let mut results: BTreeMap<String, ExerciseReport> = BTreeMap::new();
     for exercise in &all {
         let report = grade_one(kit, exercise, &built, &results, options);
