@@ -358,14 +358,15 @@ pub fn judge(report: &mut ExerciseReport, end: &End, stderr_tail: &str, options:
             ),
             End::Signaled { name, .. } => (
                 Status::Crashed,
-                format!("the process died of {name} after {total} checks. {last_words}")
+                format!("the process died of {name} after {}. {last_words}", plural(total, "check"))
                     .trim_end()
                     .to_string(),
             ),
             End::Exited(code) => (
                 Status::Crashed,
                 format!(
-                    "the process exited with code {code} before its last check, after {total} checks (does your code call std::process::exit?). {last_words}"
+                    "the process exited with code {code} before its last check, after {} (does your code call std::process::exit?). {last_words}",
+                    plural(total, "check")
                 )
                 .trim_end()
                 .to_string(),
@@ -442,6 +443,15 @@ pub fn judge(report: &mut ExerciseReport, end: &End, stderr_tail: &str, options:
         .find(|r| !matches!(r.status, CheckStatus::Passed | CheckStatus::Skipped))
     {
         report.rerun = rerun_command(&report.id, Some(&record.check), options);
+    }
+}
+
+/// "1 check", "3 checks".
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("{count} {noun}")
+    } else {
+        format!("{count} {noun}s")
     }
 }
 
