@@ -212,4 +212,41 @@ impl Case {
             .map(|v| v.as_str().ok_or_else(|| self.bad_param(name, "a string")))
             .transpose()
     }
+
+    /// A module's parameters stored in this case: every input whose name
+    /// starts with `prefix` (by convention `"params."`, followed by the
+    /// PyTorch state_dict key), keyed by the rest of its name. Float
+    /// tensors come as f32. A fixture error when there is none.
+    pub fn parameters(&self, prefix: &str) -> Result<HashMap<String, Tensor>, Failure> {
+        let mut parameters = HashMap::new();
+        for name in self.spec.inputs.keys() {
+            if let Some(key) = name.strip_prefix(prefix) {
+                let tensor = self.input(name)?;
+                let tensor = if tensor.dtype().is_float() {
+                    tensor.to_dtype(DType::F32)?
+                } else {
+                    tensor
+                };
+                parameters.insert(key.to_string(), tensor);
+            }
+        }
+        if parameters.is_empty() {
+            return Err(Failure::fixture(format!(
+                "case {} has no inputs named {prefix:?}…, the module's parameters",
+                self.id()
+            )));
+        }
+        Ok(parameters)
+    }
+
+    /// [`Case::parameters`] as a candle `VarBuilder`, so that a layer loads
+    /// them by their PyTorch names: `Layer::new(case.var_builder("params.")?, …)`.
+    /// A layer that asks for a missing name or a wrong shape gets an error.
+    pub fn var_builder(&self, prefix: &str) -> Result<candle_nn::VarBuilder<'static>, Failure> {
+        Ok(candle_nn::VarBuilder::from_tensors(
+            self.parameters(prefix)?,
+            DType::F32,
+            &Device::Cpu,
+        ))
+    }
 }

@@ -102,3 +102,104 @@ pub fn inside_convex_hull(output: &Tensor, v: &Tensor) -> CheckResult {
     }
     Ok(())
 }
+
+// Properties of whole layers (exercises 03 to 05): a layer is any function
+// from a (B, L, E) batch of sequences to a tensor of the same layout.
+
+/// Random parameters as a candle `VarBuilder`, each entry of `specs` a
+/// (name, shape) drawn from N(0, scale²). Layers under test load them by
+/// name as they load a PyTorch state_dict.
+pub fn random_var_builder(
+    rng: &mut impl Rng,
+    specs: &[(String, Vec<usize>)],
+    scale: f64,
+) -> Result<candle_nn::VarBuilder<'static>, Failure> {
+    let mut tensors = std::collections::HashMap::new();
+    for (name, shape) in specs {
+        tensors.insert(name.clone(), (randn(rng, shape) * scale)?);
+    }
+    Ok(candle_nn::VarBuilder::from_tensors(
+        tensors,
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    ))
+}
+
+/// Self-attention without a mask has no notion of order: permuting the
+/// tokens of `x` (B, L, E) permutes the output's tokens the same way.
+pub fn token_permutation_equivariance(
+    rng: &mut impl Rng,
+    x: &Tensor,
+    layer: impl Fn(&Tensor) -> Result<Tensor, Failure>,
+) -> CheckResult {
+    let order = permutation(rng, x.dim(D::Minus2)?);
+    let index = Tensor::new(order.as_slice(), x.device())?;
+    let axis = x.rank() - 2;
+    let out = layer(x)?;
+    let permuted_out = layer(&x.index_select(&index, axis)?)?;
+    let expected = out.index_select(&index, axis)?;
+    compare("output", &permuted_out, &expected, PROPERTY_TOLERANCE).map_err(|f| {
+        f.context(format!(
+            "permuting the input tokens by {order:?} should permute the output tokens the same way"
+        ))
+    })
+}
+
+/// The sequences of a batch `x` (B, L, E) do not see each other: running
+/// the whole batch gives, for each sequence, what running it alone gives.
+pub fn batch_independence(
+    x: &Tensor,
+    layer: impl Fn(&Tensor) -> Result<Tensor, Failure>,
+) -> CheckResult {
+    let out = layer(x)?;
+    for b in 0..x.dim(0)? {
+        let alone = layer(&x.narrow(0, b, 1)?)?;
+        compare("output", &out.narrow(0, b, 1)?, &alone, PROPERTY_TOLERANCE).map_err(|f| {
+            f.context(format!(
+                "sequence {b} of the batch gave a different output when run alone"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// A causal layer's output at position i depends on tokens 0..=i only:
+/// changing token j of `x` (B, L, E), L ≥ 2, changes no output at i < j
+/// (and does change the output at j).
+pub fn causality(
+    rng: &mut impl Rng,
+    x: &Tensor,
+    layer: impl Fn(&Tensor) -> Result<Tensor, Failure>,
+) -> CheckResult {
+    let (batch, len, width) = x.dims3()?;
+    let j = rng.random_range(1..len);
+    let fresh = randn(rng, &[batch, 1, width]);
+    let mut pieces = vec![x.narrow(1, 0, j)?, fresh];
+    if j + 1 < len {
+        pieces.push(x.narrow(1, j + 1, len - j - 1)?);
+    }
+    let changed = Tensor::cat(&pieces, 1)?;
+    let before = layer(x)?;
+    let after = layer(&changed)?;
+    compare(
+        "output before the changed token",
+        &after.narrow(1, 0, j)?,
+        &before.narrow(1, 0, j)?,
+        PROPERTY_TOLERANCE,
+    )
+    .map_err(|f| {
+        f.context(format!(
+            "changing token {j} of {len} changed an output at an earlier position: the layer looks at the future"
+        ))
+    })?;
+    let moved = (after.narrow(1, j, 1)? - before.narrow(1, j, 1)?)?
+        .abs()?
+        .max_all()?
+        .to_scalar::<f32>()?;
+    if moved <= 1e-6 {
+        return Err(Failure::new(format!(
+            "changing token {j} did not change the output at position {j}: the layer ignores its own token"
+        )));
+    }
+    Ok(())
+}
