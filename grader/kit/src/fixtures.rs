@@ -213,26 +213,29 @@ impl Case {
             .transpose()
     }
 
-    /// A module's parameters stored in this case: every input whose name
-    /// starts with `prefix` (by convention `"params."`, followed by the
-    /// PyTorch state_dict key), keyed by the rest of its name. Float
-    /// tensors come as f32. A fixture error when there is none.
+    /// A module's parameters stored in this case, keyed by their PyTorch
+    /// state_dict names. The exporter stores parameter `key` as the input
+    /// `<prefix>__<key>` with every `.` of the key written `__` (fixture
+    /// tensor names are identifiers), e.g. `params__out_proj__weight` for
+    /// `out_proj.weight`; `fixtures/export/params.py` does it. Float tensors
+    /// come as f32. A fixture error when the case has none.
     pub fn parameters(&self, prefix: &str) -> Result<HashMap<String, Tensor>, Failure> {
         let mut parameters = HashMap::new();
+        let start = format!("{prefix}__");
         for name in self.spec.inputs.keys() {
-            if let Some(key) = name.strip_prefix(prefix) {
+            if let Some(key) = name.strip_prefix(&start) {
                 let tensor = self.input(name)?;
                 let tensor = if tensor.dtype().is_float() {
                     tensor.to_dtype(DType::F32)?
                 } else {
                     tensor
                 };
-                parameters.insert(key.to_string(), tensor);
+                parameters.insert(key.replace("__", "."), tensor);
             }
         }
         if parameters.is_empty() {
             return Err(Failure::fixture(format!(
-                "case {} has no inputs named {prefix:?}…, the module's parameters",
+                "case {} has no inputs named {start}…, the module's parameters",
                 self.id()
             )));
         }
@@ -240,7 +243,7 @@ impl Case {
     }
 
     /// [`Case::parameters`] as a candle `VarBuilder`, so that a layer loads
-    /// them by their PyTorch names: `Layer::new(case.var_builder("params.")?, …)`.
+    /// them by their PyTorch names: `Layer::new(case.var_builder("params")?, …)`.
     /// A layer that asks for a missing name or a wrong shape gets an error.
     pub fn var_builder(&self, prefix: &str) -> Result<candle_nn::VarBuilder<'static>, Failure> {
         Ok(candle_nn::VarBuilder::from_tensors(
