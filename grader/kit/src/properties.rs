@@ -203,3 +203,288 @@ pub fn causality(
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------
+// Masked attention (exercise 02, reused by the exercises that mask).
+//
+// An `allowed` mask is u8, 1 where a key takes part (SDPA's bool
+// convention), and broadcasts to the scores' shape (…, L, S).
+// ---------------------------------------------------------------------------
+
+impl Qkv {
+    /// The number of queries, L.
+    pub fn queries(&self) -> usize {
+        self.q
+            .dim(D::Minus2)
+            .expect("q has at least two dimensions")
+    }
+
+    /// The leading batch dimensions shared by q, k and v.
+    pub fn batch(&self) -> Vec<usize> {
+        let dims = self.q.dims();
+        dims[..dims.len() - 2].to_vec()
+    }
+
+    /// The shape of the scores and weights, (…, L, S).
+    pub fn scores_shape(&self) -> Vec<usize> {
+        [self.batch(), vec![self.queries(), self.keys()]].concat()
+    }
+}
+
+/// A random u8 mask of `shape` (last axis: the keys). Each row is empty (all
+/// 0) with probability `empty_row`; otherwise each key takes part with
+/// probability `p` and one random key always does, so the row is not empty.
+pub fn random_allowed(rng: &mut impl Rng, shape: &[usize], p: f64, empty_row: f64) -> Tensor {
+    let keys = *shape.last().expect("a mask has a key axis");
+    let rows = shape.iter().product::<usize>() / keys.max(1);
+    let mut data = Vec::with_capacity(rows * keys);
+    for _ in 0..rows {
+        if rng.random_bool(empty_row) {
+            data.extend(std::iter::repeat_n(0u8, keys));
+            continue;
+        }
+        let mut row: Vec<u8> = (0..keys).map(|_| rng.random_bool(p) as u8).collect();
+        row[rng.random_range(0..keys)] = 1;
+        data.extend(row);
+    }
+    Tensor::from_vec(data, shape, &candle_core::Device::Cpu).expect("shape matches the data")
+}
+
+/// The multi-index of a row-major flat index.
+fn index_of(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (axis, &size) in shape.iter().enumerate().rev() {
+        if size > 0 {
+            index[axis] = flat % size;
+            flat /= size;
+        }
+    }
+    index
+}
+
+/// `allowed` broadcast to (batch…, L, S) as a flat list of rows of S bools.
+fn allowed_rows(allowed: &Tensor, shape: &[usize]) -> Result<Vec<Vec<bool>>, Failure> {
+    let keys = *shape.last().expect("scores have a key axis");
+    let flat = allowed
+        .broadcast_as(shape)?
+        .to_dtype(candle_core::DType::U8)?
+        .flatten_all()?
+        .to_vec1::<u8>()?;
+    Ok(flat
+        .chunks(keys)
+        .map(|row| row.iter().map(|&a| a != 0).collect())
+        .collect())
+}
+
+/// Masked attention weights (…, L, S) are distributions over the allowed
+/// keys: no NaN, ≥ 0, ~0 on every masked key, rows summing to 1; a row
+/// whose keys are all masked is exactly 0 (PyTorch's rule since 2.5).
+pub fn masked_rows_are_distributions(weights: &Tensor, allowed: &Tensor) -> CheckResult {
+    let shape = weights.dims().to_vec();
+    let keys = *shape.last().expect("weights have a key axis");
+    let values = crate::compare::values(weights)?;
+    let rows = allowed_rows(allowed, &shape)?;
+    let tol = PROPERTY_TOLERANCE;
+    for (r, (row, allow)) in values.chunks(keys).zip(&rows).enumerate() {
+        let at = |j: usize| index_of(r * keys + j, &shape);
+        for (j, (&w, &ok)) in row.iter().zip(allow).enumerate() {
+            if w.is_nan() || w < 0.0 {
+                return Err(Failure::new(format!(
+                    "weight {w} at {:?}: weights must be numbers ≥ 0",
+                    at(j)
+                )));
+            }
+            if !ok && w > tol.atol {
+                return Err(Failure::new(format!(
+                    "weight {w} at {:?} is on a masked-out key; a masked key must get weight 0",
+                    at(j)
+                )));
+            }
+        }
+        let sum: f64 = row.iter().sum();
+        if allow.iter().any(|&a| a) {
+            if (sum - 1.0).abs() > tol.atol + tol.rtol {
+                return Err(Failure::new(format!(
+                    "row {:?} sums to {sum}; the weights over the allowed keys must sum to 1",
+                    &at(0)[..shape.len() - 1]
+                )));
+            }
+        } else if row.iter().any(|&w| w != 0.0) {
+            return Err(Failure::new(format!(
+                "row {:?} has every key masked, so its weights must all be exactly 0 (as PyTorch's), found {row:?}",
+                &at(0)[..shape.len() - 1]
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A query whose keys are all masked gets an output row of exactly 0, and
+/// no output value is NaN or infinite. `output` is (…, L, Ev), `allowed`
+/// broadcasts to (…, L, S).
+pub fn empty_rows_are_zero(output: &Tensor, allowed: &Tensor) -> CheckResult {
+    let shape = output.dims().to_vec();
+    let width = *shape.last().expect("output has a feature axis");
+    let keys = *allowed.dims().last().expect("a mask has a key axis");
+    let mut scores_shape = shape.clone();
+    *scores_shape.last_mut().expect("nonempty") = keys;
+    let rows = allowed_rows(allowed, &scores_shape)?;
+    let values = crate::compare::values(output)?;
+    let bad = values.iter().filter(|x| !x.is_finite()).count();
+    if bad > 0 {
+        return Err(Failure::new(format!(
+            "{bad} output values are NaN or infinite; a query whose keys are all masked must give a row of zeros, not 0/0"
+        )));
+    }
+    for (r, (row, allow)) in values.chunks(width).zip(&rows).enumerate() {
+        if !allow.iter().any(|&a| a) && row.iter().any(|&x| x != 0.0) {
+            let index = index_of(r * width, &shape);
+            return Err(Failure::new(format!(
+                "output row {:?} belongs to a query whose keys are all masked, so it must be exactly 0 (as PyTorch's), found {row:?}",
+                &index[..shape.len() - 1]
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Each output row (…, i, :) lies inside the range of the values of the
+/// keys query i may use: masked keys contribute nothing. Rows whose keys
+/// are all masked are skipped (see [`empty_rows_are_zero`]). `v` is
+/// (…, S, Ev) with the output's batch dimensions.
+pub fn inside_convex_hull_of_allowed(output: &Tensor, v: &Tensor, allowed: &Tensor) -> CheckResult {
+    let shape = output.dims().to_vec();
+    let rank = shape.len();
+    let (queries, width) = (shape[rank - 2], shape[rank - 1]);
+    let keys = v.dim(D::Minus2)?;
+    let mut v_shape = shape.clone();
+    v_shape[rank - 2] = keys;
+    let mut scores_shape = shape.clone();
+    scores_shape[rank - 1] = keys;
+    let rows = allowed_rows(allowed, &scores_shape)?;
+    let out = crate::compare::values(output)?;
+    let vals = crate::compare::values(&v.broadcast_as(v_shape)?)?;
+    let slack = 1e-5;
+    for (r, allow) in rows.iter().enumerate() {
+        let batch = r / queries;
+        for c in 0..width {
+            let column = allow
+                .iter()
+                .enumerate()
+                .filter(|(_, &a)| a)
+                .map(|(j, _)| vals[(batch * keys + j) * width + c]);
+            let (low, high) = column.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+                (lo.min(x), hi.max(x))
+            });
+            if low > high {
+                continue; // every key masked
+            }
+            let x = out[r * width + c];
+            if !(x >= low - slack && x <= high + slack) {
+                let index = index_of(r * width + c, &shape);
+                return Err(Failure::new(format!(
+                    "output {x} at {index:?} lies outside [{low}, {high}], the range of the values its query may attend to; masked keys must contribute nothing"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Permuting the keys, the values and the mask's key axis together leaves
+/// the output unchanged. `mask` (any dtype) broadcasts to (…, L, S) and has
+/// S entries on its last axis; `attend(q, k, v, mask)`.
+pub fn masked_key_permutation_invariance(
+    rng: &mut impl Rng,
+    inputs: &Qkv,
+    mask: &Tensor,
+    attend: impl Fn(&Tensor, &Tensor, &Tensor, &Tensor) -> Result<Tensor, Failure>,
+) -> CheckResult {
+    let order = permutation(rng, inputs.keys());
+    let index = Tensor::new(order.as_slice(), inputs.k.device())?;
+    let axis = inputs.k.rank() - 2;
+    let k = inputs.k.index_select(&index, axis)?;
+    let v = inputs.v.index_select(&index, axis)?;
+    let permuted_mask = mask.index_select(&index, mask.rank() - 1)?;
+    let before = attend(&inputs.q, &inputs.k, &inputs.v, mask)?;
+    let after = attend(&inputs.q, &k, &v, &permuted_mask)?;
+    compare("output", &after, &before, PROPERTY_TOLERANCE).map_err(|f| {
+        f.context(format!(
+            "permuting keys, values and the mask's columns together by {order:?} changed the output"
+        ))
+    })
+}
+
+/// Replaces the keys and values j with `keep[j] == false` by fresh random
+/// ones and checks that the first `rows` output rows do not change.
+fn replaced_keys_change_nothing(
+    rng: &mut impl Rng,
+    inputs: &Qkv,
+    keep: &[bool],
+    rows: usize,
+    attend: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor, Failure>,
+    what: &str,
+) -> CheckResult {
+    let keep_u8: Vec<u8> = keep.iter().map(|&b| b as u8).collect();
+    let keep_t = Tensor::from_vec(keep_u8, (keep.len(), 1), inputs.k.device())?;
+    let fresh_k = (randn(rng, inputs.k.dims()) * 3.0)?;
+    let fresh_v = (randn(rng, inputs.v.dims()) * 3.0)?;
+    let replace = |t: &Tensor, fresh: &Tensor| -> Result<Tensor, Failure> {
+        Ok(keep_t.broadcast_as(t.shape())?.where_cond(t, fresh)?)
+    };
+    let k = replace(&inputs.k, &fresh_k)?;
+    let v = replace(&inputs.v, &fresh_v)?;
+    let axis = inputs.q.rank() - 2;
+    let before = attend(&inputs.q, &inputs.k, &inputs.v)?.narrow(axis, 0, rows)?;
+    let after = attend(&inputs.q, &k, &v)?.narrow(axis, 0, rows)?;
+    let changed: Vec<usize> = (0..keep.len()).filter(|&j| !keep[j]).collect();
+    compare("output", &after, &before, PROPERTY_TOLERANCE)
+        .map_err(|f| f.context(format!("changing keys and values {changed:?} {what}")))
+}
+
+/// Causal attention: the output of query i depends only on keys and values
+/// 0..=i. Changes the keys and values from a random position c on and
+/// checks that the outputs of queries 0..c stay the same (top-left
+/// alignment, as torch's `is_causal`). `attend(q, k, v)` applies the
+/// causal mask itself.
+pub fn causal_ignores_the_future(
+    rng: &mut impl Rng,
+    inputs: &Qkv,
+    attend: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor, Failure>,
+) -> CheckResult {
+    let keys = inputs.keys();
+    let cut = if keys > 1 {
+        rng.random_range(1..keys)
+    } else {
+        1
+    };
+    let keep: Vec<bool> = (0..keys).map(|j| j < cut).collect();
+    let rows = cut.min(inputs.queries());
+    replaced_keys_change_nothing(
+        rng,
+        inputs,
+        &keep,
+        rows,
+        attend,
+        &format!("changed the outputs of queries 0..{rows}, which come before them and must not see them"),
+    )
+}
+
+/// Keys masked out for every query (padding) do not matter: changing them
+/// leaves the whole output unchanged. `attend(q, k, v)` applies a mask
+/// that removes the keys j with `keep[j] == false`.
+pub fn masked_keys_are_ignored(
+    rng: &mut impl Rng,
+    inputs: &Qkv,
+    keep: &[bool],
+    attend: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor, Failure>,
+) -> CheckResult {
+    replaced_keys_change_nothing(
+        rng,
+        inputs,
+        keep,
+        inputs.queries(),
+        attend,
+        "changed the output, but they are masked out for every query",
+    )
+}
