@@ -101,6 +101,7 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
 /// A mask in `nn.MultiheadAttention`'s conventions.
+#[derive(Debug, Clone)]
 pub enum MhaMask {
     /// u8, 1 = this key is NOT allowed (true in PyTorch's bool mask).
     Bool(Tensor),
