@@ -34,13 +34,42 @@
 //! ## candle tips
 //! - `Tensor::t()` swaps the last two dimensions; call `.contiguous()` after
 //!   it before a matmul.
-//! - `matmul` wants equal batch dimensions; `broadcast_matmul` broadcasts them.
+//! - candle's `matmul` wants equal batch dimensions and, in some layouts, no
+//!   more than two of them; use the given [`matmul`] below, which broadcasts
+//!   and flattens any number of batch dimensions.
 //! - `D::Minus1` names the last dimension; `max_keepdim`, `sum_keepdim`,
 //!   `broadcast_sub` and `broadcast_div` keep shapes lined up.
 //!
 //! Check your work with `cargo run -p grader -- 01`.
 
 use candle_core::{Result, Tensor, D};
+
+/// Batched matrix product with broadcast batch dimensions:
+/// (…, M, K) · (…, K, N) → (…, M, N), like `torch.matmul`. (given)
+///
+/// candle's own `matmul` needs equal batch dimensions and rejects some
+/// layouts with three or more, so this helper broadcasts the batch
+/// dimensions, flattens them into one, multiplies, and restores them.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (m, k, n) = (a.dim(D::Minus2)?, a.dim(D::Minus1)?, b.dim(D::Minus1)?);
+    let a_batch = &a.dims()[..a.rank() - 2];
+    let b_batch = &b.dims()[..b.rank() - 2];
+    let rank = a_batch.len().max(b_batch.len());
+    // Right-align the batch dimensions; a missing or size-1 one broadcasts.
+    let at = |dims: &[usize], i: usize| (i + dims.len()).checked_sub(rank).map_or(1, |j| dims[j]);
+    let batch: Vec<usize> = (0..rank)
+        .map(|i| at(a_batch, i).max(at(b_batch, i)))
+        .collect();
+    let count = batch.iter().product::<usize>();
+    let flat = |t: &Tensor, rows: usize, cols: usize| -> Result<Tensor> {
+        t.broadcast_as([batch.as_slice(), &[rows, cols]].concat())?
+            .contiguous()?
+            .reshape((count, rows, cols))
+    };
+    flat(a, m, k)?
+        .matmul(&flat(b, k, n)?)?
+        .reshape([batch.as_slice(), &[m, n]].concat())
+}
 
 /// Softmax over the last dimension: `exp(x) / sum(exp(x))`, row by row.
 ///
@@ -68,7 +97,7 @@ pub fn softmax(x: &Tensor) -> Result<Tensor> {
 pub fn attention_weights(q: &Tensor, k: &Tensor, scale: Option<f64>) -> Result<Tensor> {
     let embed = q.dim(D::Minus1)?;
     let scale = scale.unwrap_or(1.0 / (embed as f64).sqrt());
-    let scores = q.broadcast_matmul(&k.t()?.contiguous()?)?;
+    let scores = matmul(q, &k.t()?)?;
     softmax(&(scores * scale)?)
 }
 
@@ -85,5 +114,5 @@ pub fn scaled_dot_product_attention(
     v: &Tensor,
     scale: Option<f64>,
 ) -> Result<Tensor> {
-    attention_weights(q, k, scale)?.broadcast_matmul(v)
+    matmul(&attention_weights(q, k, scale)?, v)
 }
