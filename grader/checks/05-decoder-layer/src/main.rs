@@ -103,6 +103,27 @@ fn checks(worker: &mut Worker) {
             f.context("with weight 1 and bias 0, every row must have (biased) variance 1")
         })
     });
+    worker.property("layer-norm-passes-gradients", |rng| {
+        let dim = rng.random_range(2..=8);
+        let x = candle_core::Var::from_tensor(&randn(rng, &[2, 3, dim]))?;
+        let specs = ["weight", "bias"].map(|n| (n.to_string(), vec![dim]));
+        let norm = LayerNorm::new(random_var_builder(rng, &specs, 1.0)?, dim, 1e-5)?;
+        let probe = randn(rng, &[2, 3, dim]);
+        let loss = norm.forward(x.as_tensor())?.mul(&probe)?.sum_all()?;
+        let grads = loss.backward()?;
+        let grad = grads.get(x.as_tensor()).ok_or_else(|| {
+            Failure::new(
+                "no gradient reaches the LayerNorm's input: build it from basic tensor operations (candle_nn's fused layer norm passes none), so that exercise 06 can train through it",
+            )
+        })?;
+        let size = grad.abs()?.sum_all()?.to_scalar::<f32>()?;
+        if !size.is_finite() || size == 0.0 {
+            return Err(Failure::new(format!(
+                "the gradient reaching the LayerNorm's input sums to {size} in absolute value; it should be finite and non-zero"
+            )));
+        }
+        Ok(())
+    });
 }
 
 /// One decoder-layer case.
