@@ -175,7 +175,7 @@ pub fn masked_attention_weights(
     let (l, e) = (q.dim(D::Minus2)?, q.dim(D::Minus1)?);
     let s = k.dim(D::Minus2)?;
     let scale = scale.unwrap_or(1.0 / (e as f64).sqrt());
-    let mut scores = (q.broadcast_matmul(&k.t()?.contiguous()?)? * scale)?;
+    let mut scores = (attention::matmul(q, &k.t()?)? * scale)?;
     if let Some(mask) = attn_mask {
         let bias = additive_mask(mask)?.to_dtype(scores.dtype())?;
         scores = scores.broadcast_add(&bias)?;
@@ -213,5 +213,5 @@ pub fn scaled_dot_product_attention(
     is_causal: bool,
     scale: Option<f64>,
 ) -> Result<Tensor> {
-    masked_attention_weights(q, k, attn_mask, is_causal, scale)?.broadcast_matmul(v)
+    attention::matmul(&masked_attention_weights(q, k, attn_mask, is_causal, scale)?, v)
 }
