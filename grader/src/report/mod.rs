@@ -9,7 +9,7 @@ pub mod junit;
 use clap::ValueEnum;
 use grader_kit::protocol::{CheckStatus, Record};
 
-use crate::grade::{ExerciseReport, RunReport};
+use crate::grade::{ExerciseReport, RunReport, Status};
 
 /// The report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,6 +95,14 @@ pub fn check_detail(record: &Record) -> String {
 /// Everything a student needs about one exercise that did not pass: the
 /// summary, a compile error or the first failing check, and the rerun command.
 pub fn exercise_detail(exercise: &ExerciseReport) -> String {
+    if exercise.status == Status::NotStarted {
+        return format!(
+            "{}\nStart with the lesson at the top of exercises/{}/src/lib.rs; `cargo run -p grader -- hint {}` gives a hint.",
+            exercise.summary,
+            exercise.dir_like(),
+            exercise.id
+        );
+    }
     let mut parts = vec![exercise.summary.clone()];
     if let Some(error) = &exercise.compile_error {
         parts.push(error.rendered.trim_end().to_string());
