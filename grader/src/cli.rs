@@ -23,7 +23,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Every exercise with its status and score (grades them all).
+    List(crate::student::list::ListArgs),
+    /// The next hint of an exercise; --all shows them all.
+    Hint(crate::student::hint::HintArgs),
+    /// Re-grades the exercise whose file you save, on every save.
+    Watch(crate::student::watch::WatchArgs),
+    /// Instructors: write the student kit (stubs, no solutions, no hidden fixtures).
+    Release(crate::instructor::release::ReleaseArgs),
+    /// Instructors: grade a student's checkout (--submission) or a class (--submissions), safely.
+    Grade(crate::instructor::submission::GradeSubmissionArgs),
+}
 
 /// Options of a grading run (the default command).
 #[derive(Debug, Clone, Args)]
@@ -64,6 +75,11 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         None => run_grade(&cli.grade),
+        Some(Command::List(args)) => crate::student::list::run(&args),
+        Some(Command::Hint(args)) => crate::student::hint::run(&args),
+        Some(Command::Watch(args)) => crate::student::watch::run(&args),
+        Some(Command::Release(args)) => crate::instructor::release::run(&args),
+        Some(Command::Grade(args)) => crate::instructor::submission::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -173,16 +173,32 @@ pub fn grade(kit: &Kit, selected: &[Exercise], options: &Options) -> Result<RunR
     // Only these workers: an edit in 01 must not relink the workers of
     // every exercise built on it before 01's verdict arrives.
     let built = compile::build_workers(kit, &all, options.target, options.echo_build)?;
+    Ok(grade_built(kit, selected, &built, options, &mut |_| {}))
+}
+
+/// Grades `selected` (and what they build on) with workers already built,
+/// calling `on_graded` after each exercise, prerequisites included: `list`
+/// draws its progress bar from it, and batch grading builds under a lock
+/// and then runs copies of the workers in parallel.
+pub fn grade_built(
+    kit: &Kit,
+    selected: &[Exercise],
+    built: &Built,
+    options: &Options,
+    on_graded: &mut dyn FnMut(&ExerciseReport),
+) -> RunReport {
+    let all = kit.with_prerequisites(selected);
     let mut results: BTreeMap<String, ExerciseReport> = BTreeMap::new();
     for exercise in &all {
-        let report = grade_one(kit, exercise, &built, &results, options);
+        let report = grade_one(kit, exercise, built, &results, options);
+        on_graded(&report);
         results.insert(exercise.id.clone(), report);
     }
     let exercises: Vec<ExerciseReport> = selected
         .iter()
         .filter_map(|e| results.remove(&e.id))
         .collect();
-    Ok(RunReport {
+    RunReport {
         schema_version: SCHEMA_VERSION,
         seed: options.seed,
         target: options.target,
@@ -190,7 +206,7 @@ pub fn grade(kit: &Kit, selected: &[Exercise], options: &Options) -> Result<RunR
         score: exercises.iter().map(|e| e.score).sum(),
         max_score: exercises.iter().map(|e| e.points).sum(),
         exercises,
-    })
+    }
 }
 
 fn grade_one(

@@ -6,11 +6,17 @@
 //! - [`run`]: running a worker isolated, with a time and memory limit;
 //! - [`grade`]: statuses, blocking, scores;
 //! - [`report`]: human, JSON, JUnit and Gradescope reports;
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line;
+//! - [`settings`]: options shared by the subcommands that grade;
+//! - [`student`]: `list`, `hint`, `watch`;
+//! - [`instructor`]: `release`, `grade --submission(s)`.
 
 pub mod catalog;
 pub mod cli;
 pub mod compile;
 pub mod grade;
+pub mod instructor;
 pub mod report;
 pub mod run;
+pub mod settings;
+pub mod student;

@@ -1,0 +1,358 @@
+//! `grade --submission DIR`: grades a student's checkout without trusting it.
+//!
+//! Only `exercises/<dir>/src/**/*.rs` of the exercises in `info.yaml` is
+//! taken from DIR and laid over a clean copy of the released kit (no
+//! solutions in it for the student's code to `include!`). The student's
+//! manifests, build scripts, `grader/` and `fixtures/` are ignored, so a
+//! submission cannot add a dependency, run code at build time, or change the
+//! checks or their expected values. The fixtures graded against are the
+//! instructor's (or a hidden set given with `--fixtures`), outside the copy.
+//!
+//! Builds share one cargo target dir, so that after the first submission
+//! only the student's own crates compile. Cargo decides freshness by
+//! modification times and the copies share relative paths, so the exercise
+//! files of each copy are touched, and built, under a lock: a build can
+//! never take another student's crate for fresh. The workers are then
+//! copied out of the shared dir and run outside the lock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::{copy_file, copy_tree, release, touch_tree};
+use crate::catalog::{Exercise, Kit};
+use crate::compile::{self, Target};
+use crate::grade::{self, Options, RunReport};
+use crate::report::{self, Format};
+use crate::settings::{check_names, RunArgs};
+
+/// Files bigger than this are not taken from a submission.
+const MAX_SOURCE_BYTES: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Args)]
+pub struct GradeSubmissionArgs {
+    /// A student's checkout (a folder holding exercises/) to grade.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "submissions",
+        conflicts_with = "submissions"
+    )]
+    pub submission: Option<PathBuf>,
+    /// A folder with one checkout per student: grades them all into
+    /// OUT/gradebook.csv and OUT/<student>/.
+    #[arg(long, value_name = "DIR")]
+    pub submissions: Option<PathBuf>,
+    /// Exercises to grade; all when none.
+    pub exercises: Vec<String>,
+    /// Where the reports go: results.json (Gradescope), report.json,
+    /// junit.xml, report.txt and staging.txt.
+    #[arg(long, value_name = "DIR", default_value = "graded")]
+    pub out: PathBuf,
+    /// Scratch folder for the clean copies [default: <kit>/target/grading].
+    #[arg(long, value_name = "DIR")]
+    pub work: Option<PathBuf>,
+    /// The cargo target dir shared by every submission's build
+    /// [default: <work>/cargo-target]. Never your own kit's target dir.
+    #[arg(long, value_name = "DIR")]
+    pub cargo_target: Option<PathBuf>,
+    /// Submissions graded at once (builds take turns; runs overlap).
+    #[arg(long, short = 'j', default_value_t = 2)]
+    pub jobs: usize,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// What was taken from a submission, and what was not.
+#[derive(Debug, Default, Clone)]
+pub struct Staging {
+    pub taken: Vec<String>,
+    pub ignored: Vec<String>,
+}
+
+impl Staging {
+    pub fn render(&self) -> String {
+        let mut out =
+            String::from("Taken from the submission (laid over a clean copy of the kit):\n");
+        for file in &self.taken {
+            out.push_str(&format!("  {file}\n"));
+        }
+        out.push_str("Ignored (the kit's own files are used):\n");
+        for file in &self.ignored {
+            out.push_str(&format!("  {file}\n"));
+        }
+        out
+    }
+}
+
+/// One graded submission.
+#[derive(Debug)]
+pub struct Graded {
+    pub report: RunReport,
+    pub staging: Staging,
+}
+
+/// A grading session: the instructor's kit, a clean released copy of it,
+/// the options, and the lock builds take turns on.
+#[derive(Debug)]
+pub struct Session {
+    pub instructor: Kit,
+    pub base: PathBuf,
+    pub work: PathBuf,
+    pub ids: Vec<String>,
+    pub options: Options,
+    build_lock: Mutex<()>,
+}
+
+impl Session {
+    pub fn new(
+        instructor: Kit,
+        work: &Path,
+        cargo_target: &Path,
+        selectors: &[String],
+        run: &RunArgs,
+    ) -> Result<Session> {
+        check_names(&instructor)?;
+        let selected = instructor.select(selectors)?;
+        run.verify(&instructor, &selected)?;
+        std::fs::create_dir_all(work)
+            .with_context(|| format!("cannot create {}", work.display()))?;
+        let work = std::fs::canonicalize(work)?;
+        std::fs::create_dir_all(cargo_target)?;
+        let cargo_target = std::fs::canonicalize(cargo_target)?;
+        let own_target = std::fs::canonicalize(instructor.root.join("target")).ok();
+        if own_target.as_deref() == Some(cargo_target.as_path()) {
+            bail!("--cargo-target must not be the kit's own target dir: cargo would take the students' crates for your own");
+        }
+        // Every cargo this process starts builds there.
+        std::env::set_var("CARGO_TARGET_DIR", &cargo_target);
+        let base = work.join("base");
+        release::release(&instructor, &base, true).context("making the clean copy")?;
+        let options = run.options(&instructor, run.seed_or_fresh());
+        Ok(Session {
+            ids: selected.iter().map(|e| e.id.clone()).collect(),
+            instructor,
+            base,
+            work,
+            options,
+            build_lock: Mutex::new(()),
+        })
+    }
+
+    /// Grades the checkout `submission` under the name `name` (a folder
+    /// name: letters, digits, `-`, `_`, `.`).
+    pub fn grade(&self, name: &str, submission: &Path, echo: bool) -> Result<Graded> {
+        let root = find_root(submission)?;
+        let staging_dir = self.work.join("students").join(name);
+        let workers_dir = staging_dir.join("workers");
+        let (kit, selected, built, staging) = {
+            let _turn = self.build_lock.lock().unwrap_or_else(|e| e.into_inner());
+            if staging_dir.exists() {
+                std::fs::remove_dir_all(&staging_dir)
+                    .with_context(|| format!("cannot clear {}", staging_dir.display()))?;
+            }
+            let kit_dir = staging_dir.join("kit");
+            copy_tree(&self.base, &kit_dir)?;
+            let staging = overlay(&self.instructor, &root, &kit_dir)?;
+            // Newer than any build of another copy: see the module doc.
+            touch_tree(&kit_dir.join("exercises"))?;
+            let kit = Kit::load(&kit_dir)?;
+            let selected = kit.select(&self.ids)?;
+            let all = kit.with_prerequisites(&selected);
+            let mut built = compile::build_workers(&kit, &all, Target::Exercises, echo)?;
+            for exe in built.workers.values_mut() {
+                let copy = workers_dir.join(exe.file_name().context("a worker has a name")?);
+                copy_file(exe, &copy, false)?;
+                *exe = copy;
+            }
+            (kit, selected, built, staging)
+        };
+        let report = grade::grade_built(&kit, &selected, &built, &self.options, &mut |_| {});
+        let _ = std::fs::remove_dir_all(&workers_dir);
+        Ok(Graded { report, staging })
+    }
+}
+
+/// The folder of a checkout that holds `exercises/`: DIR itself or its one
+/// subfolder (an unpacked archive).
+pub fn find_root(submission: &Path) -> Result<PathBuf> {
+    if submission.join("exercises").is_dir() {
+        return Ok(submission.to_path_buf());
+    }
+    let candidates: Vec<PathBuf> = std::fs::read_dir(submission)
+        .with_context(|| format!("cannot read {}", submission.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("exercises").is_dir())
+        .collect();
+    match candidates.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => bail!(
+            "{} holds no exercises/ folder (nor does exactly one of its subfolders)",
+            submission.display()
+        ),
+    }
+}
+
+/// Whether `relative` (in a submission) is a source file of one of the
+/// exercises: `exercises/<dir>/src/**/*.rs`.
+pub fn is_taken(kit: &Kit, relative: &Path) -> bool {
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.as_slice() {
+        [exercises, dir, src, .., file] => {
+            exercises == "exercises"
+                && src == "src"
+                && kit.exercises().iter().any(|e: &Exercise| &e.dir == dir)
+                && file.ends_with(".rs")
+                && parts.iter().all(|p| p != ".." && p != "." && !p.is_empty())
+        }
+        _ => false,
+    }
+}
+
+/// Lays the submission's exercise sources over the copy `kit_dir`.
+pub fn overlay(kit: &Kit, root: &Path, kit_dir: &Path) -> Result<Staging> {
+    let mut staging = Staging::default();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(relative) = stack.pop() {
+        let dir = root.join(&relative);
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .collect::<std::io::Result<_>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = relative.join(entry.file_name());
+            let name = entry.file_name();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                if name == ".git" || name == "target" {
+                    continue;
+                }
+                stack.push(path);
+            } else if kind.is_symlink() {
+                staging
+                    .ignored
+                    .push(format!("{} (a symbolic link)", path.display()));
+            } else if kind.is_file() && is_taken(kit, &path) {
+                if entry.metadata()?.len() > MAX_SOURCE_BYTES {
+                    staging.ignored.push(format!(
+                        "{} (over {} bytes)",
+                        path.display(),
+                        MAX_SOURCE_BYTES
+                    ));
+                    continue;
+                }
+                copy_file(&entry.path(), &kit_dir.join(&path), false)?;
+                staging.taken.push(path.display().to_string());
+            } else {
+                staging.ignored.push(path.display().to_string());
+            }
+        }
+    }
+    staging.taken.sort();
+    staging.ignored.sort();
+    Ok(staging)
+}
+
+/// Writes every report of one submission into `out`.
+pub fn write_reports(out: &Path, graded: &Graded) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let report = &graded.report;
+    for (file, format) in [
+        ("results.json", Format::Gradescope),
+        ("report.json", Format::Json),
+        ("junit.xml", Format::Junit),
+        ("report.txt", Format::Human),
+    ] {
+        let path = out.join(file);
+        std::fs::write(&path, report::render(report, format, false))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    std::fs::write(out.join("staging.txt"), graded.staging.render())?;
+    Ok(())
+}
+
+/// The work folder and the shared cargo target dir, defaults filled in.
+pub fn dirs(kit: &Kit, args: &GradeSubmissionArgs) -> (PathBuf, PathBuf) {
+    let work = args
+        .work
+        .clone()
+        .unwrap_or_else(|| kit.root.join("target").join("grading"));
+    let cargo_target = args
+        .cargo_target
+        .clone()
+        .unwrap_or_else(|| work.join("cargo-target"));
+    (work, cargo_target)
+}
+
+pub fn run(args: &GradeSubmissionArgs) -> Result<i32> {
+    let kit = args.run.locate()?;
+    if !kit.has_solutions() {
+        // Not needed, but grading in a student's kit is a mistake.
+        eprintln!("note: this kit has no solutions/; grading against its own grader and fixtures");
+    }
+    let (work, cargo_target) = dirs(&kit, args);
+    if let Some(folder) = &args.submissions {
+        return super::batch::run(kit, &work, &cargo_target, folder, args);
+    }
+    let submission = args.submission.as_ref().expect("clap requires one");
+    let session = Session::new(kit, &work, &cargo_target, &args.exercises, &args.run)?;
+    eprintln!(
+        "Grading {} (the first build compiles candle: about two minutes)...",
+        submission.display()
+    );
+    let graded = session.grade("submission", submission, true)?;
+    write_reports(&args.out, &graded)?;
+    print!("{}", report::render(&graded.report, Format::Human, false));
+    println!(
+        "\nWrote results.json (Gradescope), report.json, junit.xml, report.txt and staging.txt to {}.",
+        args.out.display()
+    );
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Info;
+
+    fn kit() -> Kit {
+        let info: Info = serde_yaml::from_str(
+            "format: 1\nexercises:\n  - {id: \"01\", name: attention, dir: 01-attention, title: A, points: 10, timeout_secs: 5}\n",
+        )
+        .unwrap();
+        Kit {
+            root: PathBuf::from("/k"),
+            info,
+        }
+    }
+
+    #[test]
+    fn only_exercise_sources_are_taken() {
+        let kit = kit();
+        for path in [
+            "exercises/01-attention/src/lib.rs",
+            "exercises/01-attention/src/inner/mod.rs",
+        ] {
+            assert!(is_taken(&kit, Path::new(path)), "{path}");
+        }
+        for path in [
+            "exercises/01-attention/Cargo.toml",
+            "exercises/01-attention/build.rs",
+            "exercises/01-attention/src/data.bin",
+            "exercises/02-other/src/lib.rs",
+            "exercises/info.yaml",
+            "grader/checks/01-attention/src/main.rs",
+            "fixtures/01-attention/cases.yaml",
+            "Cargo.toml",
+            "src/lib.rs",
+        ] {
+            assert!(!is_taken(&kit, Path::new(path)), "{path}");
+        }
+    }
+}
