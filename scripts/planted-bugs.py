@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Plants known bugs in the reference solutions, one at a time, and checks
+that the grader catches each (the exercise must not pass). Restores every
+file afterwards, even on Ctrl-C.
+
+    python3 scripts/planted-bugs.py            # every bug
+    python3 scripts/planted-bugs.py 01 02      # the bugs of some exercises
+
+A bug the grader misses means a check is missing: add one. The list below
+is data: (exercise, file under solutions/, text to replace, replacement, what it is).
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BUGS = [
+    ("01", "01-attention/src/lib.rs",
+     "let scale = scale.unwrap_or(1.0 / (embed as f64).sqrt());",
+     "let scale = scale.unwrap_or(1.0);",
+     "no 1/sqrt(E) scale"),
+    ("01", "01-attention/src/lib.rs",
+     "let exp = x.broadcast_sub(&max)?.exp()?;",
+     "let exp = x.exp()?;",
+     "softmax without subtracting the row maximum (overflows)"),
+    ("01", "01-attention/src/lib.rs",
+     "exp.broadcast_div(&exp.sum_keepdim(D::Minus1)?)",
+     "exp.broadcast_div(&exp.sum_keepdim(D::Minus2)?)",
+     "softmax normalized over the wrong axis"),
+    ("01", "01-attention/src/lib.rs",
+     "let scores = matmul(q, &k.t()?)?;",
+     "let scores = matmul(&q.t()?.contiguous()?, k)?.t()?.contiguous()?.narrow(D::Minus1, 0, k.dim(D::Minus2)?)?.narrow(D::Minus2, 0, q.dim(D::Minus2)?)?;",
+     "scores from the wrong product"),
+    ("01", "01-attention/src/lib.rs",
+     "let embed = q.dim(D::Minus1)?;",
+     "let embed = k.dim(D::Minus2)?;",
+     "scale from the number of keys instead of the embedding size"),
+    ("02", "02-masked-attention/src/lib.rs",
+     "empty.where_cond(&zeros, &weights)",
+     "Ok(weights)",
+     "fully masked rows not zeroed"),
+    ("02", "02-masked-attention/src/lib.rs",
+     "Tensor::full(f32::NEG_INFINITY, allowed.shape()",
+     "Tensor::full(-1e9f32, allowed.shape()",
+     "masked scores set to -1e9 instead of -inf"),
+    ("02", "02-masked-attention/src/lib.rs",
+     "allowed.ne(0u8)?.where_cond(&zeros, &neg_inf)",
+     "allowed.eq(0u8)?.where_cond(&zeros, &neg_inf)",
+     "bool mask convention inverted (true = blocked)"),
+    ("02", "02-masked-attention/src/lib.rs",
+     "keys.broadcast_le(&queries)",
+     "keys.to_dtype(DType::F32)?.broadcast_le(&(queries.to_dtype(DType::F32)? + (s as f64 - l as f64))?)",
+     "causal mask aligned bottom-right instead of top-left"),
+    ("02", "02-masked-attention/src/lib.rs",
+     "let bias = additive_mask(&causal)?.to_dtype(scores.dtype())?;\n        scores = scores.broadcast_add(&bias)?;",
+     "let bias = additive_mask(&causal)?.to_dtype(scores.dtype())?;",
+     "is_causal ignored"),
+]
+
+
+def grade(exercise: str) -> dict:
+    out = ROOT / "target" / "planted-bug-report.json"
+    subprocess.run(
+        ["cargo", "run", "-q", "-p", "grader", "--", exercise, "--solutions",
+         "--seed", "11", "--format", "json", "--output", str(out)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return json.loads(out.read_text())["exercises"][-1]
+
+
+def main() -> int:
+    wanted = set(sys.argv[1:])
+    missed = 0
+    for exercise, path, old, new, what in BUGS:
+        if wanted and exercise not in wanted:
+            continue
+        file = ROOT / "solutions" / path
+        original = file.read_text()
+        old, new = old.replace("\\n", "\n"), new.replace("\\n", "\n")
+        if old not in original:
+            print(f"?  {exercise} {what}: the text to replace is gone from solutions/{path}; update this list")
+            missed += 1
+            continue
+        try:
+            file.write_text(original.replace(old, new, 1))
+            result = grade(exercise)
+        finally:
+            file.write_text(original)
+        caught = result["status"] != "passed"
+        missed += not caught
+        mark = "caught" if caught else "MISSED"
+        print(f"{mark:7} {exercise} {what}: {result['status']}, {result['score']}/{result['points']}, {result['summary'][:90]}")
+    print(f"{missed} planted bug(s) missed" if missed else "every planted bug was caught")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
