@@ -96,7 +96,8 @@
 //!   fill.
 //! - NaN × 0 is NaN: multiplying by a mask cannot clean a NaN; choosing
 //!   with `where_cond` can. Better still, never compute one.
-//! - Reuse your `attention::softmax` from exercise 01.
+//! - Reuse exercise 01: your `attention::softmax`, and the given
+//!   `attention::matmul`, which broadcasts any number of batch dimensions.
 //!
 //! Check your work with `cargo run -p grader -- 02`.
 
@@ -139,8 +140,9 @@ pub fn causal_mask(l: usize, s: usize, device: &Device) -> Result<Tensor> {
 /// is masked, -1e9 everywhere is a row of equal scores, and the softmax
 /// spreads the weight evenly over keys that should be ignored; with -inf the
 /// row is recognisably empty and becomes zeros. And -1e4, a favourite in
-/// fp16 code, stops masking as soon as scores reach the thousands. So: -inf,
-/// as `masked_fill(mask.logical_not(), float("-inf"))` in PyTorch.
+/// fp16 code, stops masking once a masked key's score is itself in the
+/// thousands. So: -inf, as PyTorch's
+/// `masked_fill(mask.logical_not(), float("-inf"))`.
 pub fn additive_mask(mask: &AttnMask) -> Result<Tensor> {
     todo!()
 }
