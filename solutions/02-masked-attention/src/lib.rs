@@ -29,7 +29,7 @@
 //!   (`true` = masked out). Always check which convention an API uses.
 //! - a **float** mask: a number added to each score. 0 leaves a score alone,
 //!   -inf masks the key out, and anything in between nudges the weight (a
-//!   learned position bias such as ALiBi is a float mask).
+//!   position bias such as ALiBi's is a float mask).
 //!
 //! [`AttnMask`] holds either; [`additive_mask`] turns both into the float
 //! form that is added to the scores.
@@ -67,9 +67,10 @@
 //! ## Fully masked rows
 //!
 //! If every key of query i is masked, its scores are all -inf and the
-//! softmax computes 0 / 0 = NaN. PyTorch (since 2.5) returns weights of 0
-//! and an output row of 0 for such a query instead, and so do we: a NaN
-//! would spread to everything it touches, gradients included.
+//! softmax computes 0 / 0 = NaN. Recent PyTorch (the 2.15 our fixtures come
+//! from) returns weights of 0 and an output row of 0 for such a query
+//! instead, and so do we: a NaN would spread to everything it touches,
+//! gradients included.
 //!
 //! ## Shapes
 //!
@@ -93,7 +94,7 @@
 //! - `cond.where_cond(&on_true, &on_false)` is `masked_fill`: it picks
 //!   elementwise, but wants all three of the same shape (`broadcast_as`
 //!   first). `Tensor::full(f32::NEG_INFINITY, shape, device)` makes the
-//!   fill.
+//!   fill. torch's `logical_not(m)` of a u8 mask is `m.eq(0u8)`.
 //! - NaN × 0 is NaN: multiplying by a mask cannot clean a NaN; choosing
 //!   with `where_cond` can. Better still, never compute one.
 //! - Reuse exercise 01: your `attention::softmax`, and the given
@@ -127,15 +128,15 @@ pub fn causal_mask(l: usize, s: usize, device: &Device) -> Result<Tensor> {
 /// - `Bool`: 0.0 where the key takes part (1), -inf where it is masked (0);
 /// - `Float`: the mask itself.
 ///
-/// **What value should you set the masked entries to, so that they are at
-/// or near 0 after the softmax?**
+/// **What value should you set the masked values to be in order to have
+/// them be at or near 0 post-softmax?** (the seed notebook's question)
 ///
 /// The softmax gives key j the weight `exp(s_j) / Σ exp(s_m)`. For that to be
-/// 0 we need `exp(s_j) = 0`, which only `s_j = -inf` gives exactly. Because
-/// the mask is *added* to a finite score, the score becomes -inf whatever it
-/// was, and no allowed key's weight changes: the others still share all of
-/// the probability. (A multiplicative mask cannot do this: 0 × score = 0,
-/// and exp(0) = 1 is a full-size weight.)
+/// 0 we need `exp(s_j) = 0`, which only `s_j = -inf` gives exactly. Adding
+/// -inf to a finite score makes it -inf whatever it was, the masked keys drop
+/// out of the sum, and the allowed keys share all of the probability among
+/// themselves. (Multiplying the scores by 0 cannot do this: exp(0) = 1 is a
+/// full-size weight.)
 ///
 /// Would a large finite number, -1e9, do? Almost: next to an allowed key it
 /// underflows to a weight of exactly 0 in f32. But when *every* key of a row
