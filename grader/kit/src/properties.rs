@@ -488,3 +488,60 @@ pub fn masked_keys_are_ignored(
         "changed the output, but they are masked out for every query",
     )
 }
+
+#[cfg(test)]
+mod masked_tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn t(values: &[f32], shape: &[usize]) -> Tensor {
+        Tensor::from_slice(values, shape, &Device::Cpu).unwrap()
+    }
+
+    fn mask(values: &[u8], shape: &[usize]) -> Tensor {
+        Tensor::from_slice(values, shape, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn masked_distributions_accept_zero_rows_and_reject_the_rest() {
+        let allowed = mask(&[1, 1, 0, 0, 0, 0], &[2, 3]);
+        masked_rows_are_distributions(&t(&[0.25, 0.75, 0.0, 0.0, 0.0, 0.0], &[2, 3]), &allowed)
+            .unwrap();
+        // Weight on a masked key, a uniform "empty" row, a NaN row.
+        for bad in [
+            [0.25, 0.70, 0.05, 0.0, 0.0, 0.0],
+            [0.25, 0.75, 0.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+            [0.25, 0.75, 0.0, f32::NAN, f32::NAN, f32::NAN],
+        ] {
+            assert!(masked_rows_are_distributions(&t(&bad, &[2, 3]), &allowed).is_err());
+        }
+    }
+
+    #[test]
+    fn empty_rows_must_be_exactly_zero() {
+        // A key-padding mask (1, S) broadcast over two queries with no key.
+        let allowed = mask(&[0, 0, 0], &[1, 3]);
+        empty_rows_are_zero(&t(&[0.0; 4], &[2, 2]), &allowed).unwrap();
+        assert!(empty_rows_are_zero(&t(&[0.0, 0.0, 0.1, 0.0], &[2, 2]), &allowed).is_err());
+        assert!(empty_rows_are_zero(&t(&[0.0, 0.0, f32::NAN, 0.0], &[2, 2]), &allowed).is_err());
+    }
+
+    #[test]
+    fn the_hull_is_that_of_the_allowed_keys() {
+        // v has keys with values 0 and 10; query 0 may use key 0 only.
+        let v = t(&[0.0, 10.0], &[2, 1]);
+        let allowed = mask(&[1, 0, 1, 1], &[2, 2]);
+        inside_convex_hull_of_allowed(&t(&[0.0, 5.0], &[2, 1]), &v, &allowed).unwrap();
+        assert!(inside_convex_hull_of_allowed(&t(&[5.0, 5.0], &[2, 1]), &v, &allowed).is_err());
+    }
+
+    #[test]
+    fn random_allowed_rows_are_empty_or_have_a_key() {
+        let mut rng = crate::random::rng_for(1, "mask");
+        let m = random_allowed(&mut rng, &[50, 4], 0.1, 0.0);
+        let rows = allowed_rows(&m, &[50, 4]).unwrap();
+        assert!(rows.iter().all(|r| r.iter().any(|&a| a)));
+        let empty = random_allowed(&mut rng, &[5, 4], 0.9, 1.0);
+        assert_eq!(empty.sum_all().unwrap().to_scalar::<u8>().unwrap(), 0);
+    }
+}
