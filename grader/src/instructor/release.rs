@@ -226,7 +226,14 @@ pub fn strip_solutions(text: &str, manifest_dir: &Path) -> Result<Option<String>
     if let Some(features) = doc.get_mut("features").and_then(Item::as_table_mut) {
         changed |= drop_features(features, &mut removed);
     }
-    Ok(changed.then(|| doc.to_string()))
+    Ok(changed.then(|| {
+        let text = doc.to_string();
+        if text.ends_with('\n') {
+            text
+        } else {
+            text + "\n"
+        }
+    }))
 }
 
 fn drop_solution_deps(
@@ -291,32 +298,52 @@ fn drop_features(features: &mut Table, removed: &mut BTreeSet<String>) -> bool {
 /// Lines of Rust sources that read a file from `solutions/`.
 fn solution_reads(root: &Path, files: &[PathBuf]) -> Vec<String> {
     let mut found = vec![];
+    // What the workers and the exercises compile; the grader's own tests
+    // mention such lines as data.
+    let compiled = |f: &PathBuf| {
+        ["grader/checks", "grader/kit", "exercises"]
+            .iter()
+            .any(|d| f.starts_with(d))
+    };
     for file in files
         .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+        .filter(|f| f.extension().is_some_and(|e| e == "rs") && compiled(f))
     {
         let Ok(text) = std::fs::read_to_string(root.join(file)) else {
             continue;
         };
         for (number, line) in text.lines().enumerate() {
-            let code = line.trim_start();
-            if code.starts_with("//") || !code.contains("solutions/") {
-                continue;
-            }
-            if ["#[path", "include!", "include_str!", "include_bytes!"]
-                .iter()
-                .any(|m| code.contains(m))
-            {
+            if reads_solutions(line) {
                 found.push(format!(
                     "{}:{}: {}",
                     file.display(),
                     number + 1,
-                    code.trim()
+                    line.trim()
                 ));
             }
         }
     }
     found
+}
+
+/// Whether a line of Rust reads a file under `solutions/`: a `#[path]`
+/// attribute, or an `include!`, `include_str!` or `include_bytes!` of a
+/// literal path.
+fn reads_solutions(line: &str) -> bool {
+    let code = line.trim_start();
+    if code.starts_with("#[path") {
+        return code.contains("solutions/");
+    }
+    ["include!(", "include_str!(", "include_bytes!("]
+        .iter()
+        .any(|macro_call| {
+            code.match_indices(macro_call).any(|(at, _)| {
+                let rest = code[at + macro_call.len()..].trim_start();
+                rest.strip_prefix('"')
+                    .and_then(|literal| literal.split('"').next())
+                    .is_some_and(|path| path.contains("solutions/"))
+            })
+        })
 }
 
 /// Exercises whose sources are the same as their solution's.
@@ -431,13 +458,13 @@ pub fn release(kit: &Kit, out: &Path, force: bool) -> Result<Released> {
             .push(".github/workflows/grade.yml".to_string());
     }
 
-    // Drop the solution crates from Cargo.lock; it resolves offline, from
-    // the lock itself. A failure only leaves cargo to do it at first build.
+    // Drop the solution crates from Cargo.lock (`cargo update --workspace`
+    // touches no registry crate). A failure only leaves cargo to do it at first build.
     if out.join("Cargo.lock").is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let status = Command::new(cargo)
             .current_dir(&out)
-            .args(["metadata", "--format-version", "1", "--offline"])
+            .args(["update", "--workspace", "--offline"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -506,6 +533,25 @@ mod tests {
             "Cargo.lock",
         ] {
             assert!(!is_excluded(Path::new(path)), "{path}");
+        }
+    }
+
+    #[test]
+    fn reads_of_solution_files_are_found() {
+        for line in [
+            r##"#[path = "../../../../solutions/08-bert/src/baselines.rs"]"##,
+            r##"    const REF: &str = include_str!("../../../solutions/01-attention/src/lib.rs");"##,
+            r##"include!( "../solutions/x.rs");"##,
+        ] {
+            assert!(reads_solutions(line), "{line}");
+        }
+        for line in [
+            r##"// #[path = "../solutions/x.rs"] in a comment"##,
+            r##"let path = format!("solutions/{dir}/src/lib.rs");"##,
+            r##"format!("#[path = \"../solutions/x.rs\"]")"##,
+            r##"include_str!("../fixtures/01/cases.yaml")"##,
+        ] {
+            assert!(!reads_solutions(line), "{line}");
         }
     }
 

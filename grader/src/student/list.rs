@@ -34,9 +34,7 @@ pub fn run(args: &ListArgs) -> Result<i32> {
                 .progress_chars("=> "),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
-        bar.set_message(
-            "building the graders (the first build compiles candle: about two minutes)",
-        );
+        bar.set_message("building (the first build compiles candle: ~2 min)");
         Some(bar)
     } else {
         eprintln!("Building the exercises' graders, then grading all of them...");
