@@ -190,8 +190,12 @@ fn train_fresh(seed: u64, run: usize) -> Result<Trained, Failure> {
     Ok(Trained { model, trajectory })
 }
 
-/// Held-out sequences drawn and labelled here: X (N, 10) u32 and the labels.
-fn held_out(seed: u64, run: usize) -> Result<(Tensor, Vec<Vec<u32>>, Vec<bool>), Failure> {
+/// Held-out sequences: X (N, 10) u32, its rows, and whether each has more
+/// 2s than 4s.
+type HeldOut = (Tensor, Vec<Vec<u32>>, Vec<bool>);
+
+/// Held-out sequences drawn and labelled here, never by the student's code.
+fn held_out(seed: u64, run: usize) -> Result<HeldOut, Failure> {
     let mut rng = rng_for(seed, &format!("held-out-{run}"));
     let rows: Vec<Vec<u32>> = (0..HELD_OUT)
         .map(|_| (0..10).map(|_| rng.random_range(0..10u32)).collect())
@@ -334,7 +338,8 @@ fn check_focus(trained: &Trained, seed: u64, run: usize) -> CheckResult {
             w.join(", ")
         )));
     }
-    if !(ratio >= MIN_FOCUS_RATIO) {
+    // A NaN ratio (attention weights that are NaN) fails too.
+    if ratio.is_nan() || ratio < MIN_FOCUS_RATIO {
         return Err(Failure::new(format!(
             "the trained model should attend to the 2s and 4s at least {MIN_FOCUS_RATIO}x as much as to other digits: {summary}"
         )));
