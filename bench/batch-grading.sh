@@ -45,7 +45,8 @@ for i in $(seq 1 "$N"); do
 done
 
 cargo build -q -p grader
-grade() { target/debug/grader grade $EXERCISES --seed 1 --work "$work/work" --cargo-target "$work/cargo-target" "$@"; }
+GRADER=${CARGO_TARGET_DIR:-target}/debug/grader
+grade() { "$GRADER" grade $EXERCISES --seed 1 --work "$work/work" --cargo-target "$work/cargo-target" "$@"; }
 
 start=$(date +%s.%N)
 grade --submissions "$work/first" --out "$work/graded-first" --jobs 1 >/dev/null

@@ -17,9 +17,10 @@ now() { python3 -c 'import time; print(time.time())'; }
 verdicts() { grep -c '^verdict' "$log" || true; }
 
 cargo build -q -p grader
-target/debug/grader "${dir%%-*}" --seed 1 >/dev/null 2>&1 || true   # warm the build
+GRADER=${CARGO_TARGET_DIR:-target}/debug/grader
+"$GRADER" "${dir%%-*}" --seed 1 >/dev/null 2>&1 || true   # warm the build
 cp "$file" "$file.bench-backup"
-target/debug/grader watch --seed 1 >"$log" 2>&1 &
+"$GRADER" watch --seed 1 >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; mv "$file.bench-backup" "$file"; rm -f "$log"; }
 trap cleanup EXIT

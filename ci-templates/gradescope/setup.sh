@@ -29,8 +29,11 @@ if ! command -v cargo >/dev/null; then
 fi
 
 cd "$SOURCE/kit"
-# Exercise 08's pretrained check needs MiniLM; without it that check is skipped.
-scripts/fetch-minilm.sh || echo "setup: MiniLM not fetched; exercise 08's pretrained check will be skipped"
+# Exercise 08's pretrained check needs MiniLM; without it that check is
+# skipped. FETCH_MODELS=0 skips the download.
+if [ "${FETCH_MODELS:-1}" = 1 ] && [ -x scripts/fetch-minilm.sh ]; then
+    scripts/fetch-minilm.sh || echo "setup: MiniLM not fetched; exercise 08's pretrained check will be skipped"
+fi
 
 cargo build -p grader
 mkdir -p "$CACHE"

@@ -479,23 +479,16 @@ fn class(root: &Path) {
         "0000000000000000000000000000000000000000000000000000000000000000",
     );
     write(&manifest, &text);
-    // Added a dependency that answers for it.
+    // Added a dependency that answers for it: exercise 01's crate, which
+    // is in every copy of the kit, so the cheat would work if honored.
     let dependency = submission("adds-dependency");
-    write(
-        &dependency.join("cheat/Cargo.toml"),
-        "[package]\nname = \"cheat\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-    );
-    write(
-        &dependency.join("cheat/src/lib.rs"),
-        "pub const ANSWER: u32 = 42;\n",
-    );
     let manifest = dependency.join("exercises/02-fails/Cargo.toml");
     let text = std::fs::read_to_string(&manifest).unwrap()
-        + "\n[dependencies]\ncheat = { path = \"../../cheat\" }\n";
+        + "\n[dependencies]\npasses = { package = \"ex01-passes\", path = \"../01-passes\" }\n";
     write(&manifest, &text);
     write(
         &dependency.join("exercises/02-fails/src/lib.rs"),
-        "pub fn answer() -> u32 {\n    cheat::ANSWER\n}\n",
+        "pub fn answer() -> u32 {\n    passes::answer()\n}\n",
     );
     // Added a build script that switches the answer on.
     let build = submission("adds-build-script");
@@ -664,4 +657,104 @@ fn one_submission_gets_every_report() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+}
+
+/// Every long flag that the CI templates and the bench scripts pass to the
+/// grader is one the grader has: they cannot drift from the command line.
+#[test]
+fn the_templates_pass_flags_the_grader_has() {
+    use clap::CommandFactory;
+    let cli = grader::cli::Cli::command();
+    let mut flags: Vec<String> = cli
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    for sub in cli.get_subcommands() {
+        flags.extend(
+            sub.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string)),
+        );
+    }
+    let root = manifest_dir().parent().unwrap().to_path_buf();
+    let mut checked = 0;
+    for file in [
+        "ci-templates/github-actions/grade.yml",
+        "ci-templates/gradescope/setup.sh",
+        "ci-templates/gradescope/run_autograder",
+        "ci-templates/gradescope/make-autograder.sh",
+        "bench/batch-grading.sh",
+        "bench/watch-latency.sh",
+    ] {
+        let text = std::fs::read_to_string(root.join(file))
+            .unwrap()
+            .replace("\\\n", " ");
+        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            let lower = line.to_lowercase();
+            let Some(at) = lower.find("grader").or_else(|| lower.find("grade --")) else {
+                continue;
+            };
+            for token in line[at..].split_whitespace() {
+                let Some(name) = token.strip_prefix("--") else {
+                    continue;
+                };
+                let name = name.split('=').next().unwrap();
+                if name.is_empty() {
+                    continue;
+                }
+                assert!(
+                    flags.iter().any(|f| f == name),
+                    "{file}: --{name} is not a grader flag:\n{line}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 20,
+        "only {checked} flags found: is the search broken?"
+    );
+}
+
+/// The copies share relative paths and one target dir, and cargo judges
+/// freshness by file times: a student who did not submit exercise 02 must
+/// get the stub's build, not the previous student's passing one.
+#[test]
+fn a_student_never_gets_another_students_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let kit = dir.path().join("kit");
+    copy_kit(&kit);
+    let submissions = dir.path().join("submissions");
+    write(
+        &submissions.join("a-fixes-02/exercises/02-fails/src/lib.rs"),
+        "pub fn answer() -> u32 {\n    42\n}\n",
+    );
+    write(
+        &submissions.join("b-submits-01-only/exercises/01-passes/src/lib.rs"),
+        "pub fn answer() -> u32 {\n    42\n}\n",
+    );
+    let out = dir.path().join("graded");
+    let _turn = take_turn();
+    let output = grader(&kit)
+        .args(["grade", "01", "02", "--seed", "1", "--jobs", "1", "--kit"])
+        .arg(&kit)
+        .arg("--submissions")
+        .arg(&submissions)
+        .arg("--out")
+        .arg(&out)
+        .arg("--work")
+        .arg(dir.path().join("work"))
+        .arg("--cargo-target")
+        .arg(shared_target())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let gradebook = std::fs::read_to_string(out.join("gradebook.csv")).unwrap();
+    assert!(
+        gradebook.contains("\na-fixes-02,20.00,20,10.00,10.00,passed,passed,"),
+        "{gradebook}"
+    );
+    assert!(
+        gradebook.contains("\nb-submits-01-only,15.00,20,10.00,5.00,passed,failed,"),
+        "{gradebook}"
+    );
 }

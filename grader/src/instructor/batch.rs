@@ -191,10 +191,11 @@ pub fn run(
     }
     let session = Session::new(kit, work, cargo_target, &args.exercises, &args.run)?;
     eprintln!(
-        "Grading {} submissions, {} at a time, seed {} (the first build compiles candle: about two minutes)...",
+        "Grading {} submissions, {} at a time, seed {}{}...",
         students.len(),
         args.jobs,
-        session.options.seed
+        session.options.seed,
+        session.wait_note()
     );
     let start = Instant::now();
     let rows = grade_all(&session, &students, &args.out, args.jobs);

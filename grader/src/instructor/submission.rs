@@ -103,7 +103,20 @@ pub struct Session {
     pub work: PathBuf,
     pub ids: Vec<String>,
     pub options: Options,
+    /// The shared build cache was empty: the first build compiles candle.
+    pub cold: bool,
     build_lock: Mutex<()>,
+}
+
+impl Session {
+    /// What to say about the first build's wait.
+    pub fn wait_note(&self) -> &'static str {
+        if self.cold {
+            " (the build cache is empty: the first build compiles candle, about two minutes)"
+        } else {
+            ""
+        }
+    }
 }
 
 impl Session {
@@ -120,6 +133,7 @@ impl Session {
         std::fs::create_dir_all(work)
             .with_context(|| format!("cannot create {}", work.display()))?;
         let work = std::fs::canonicalize(work)?;
+        let cold = !cargo_target.join("debug").exists() && !cargo_target.join("release").exists();
         std::fs::create_dir_all(cargo_target)?;
         let cargo_target = std::fs::canonicalize(cargo_target)?;
         let own_target = std::fs::canonicalize(instructor.root.join("target")).ok();
@@ -137,6 +151,7 @@ impl Session {
             base,
             work,
             options,
+            cold,
             build_lock: Mutex::new(()),
         })
     }
@@ -292,20 +307,13 @@ pub fn dirs(kit: &Kit, args: &GradeSubmissionArgs) -> (PathBuf, PathBuf) {
 
 pub fn run(args: &GradeSubmissionArgs) -> Result<i32> {
     let kit = args.run.locate()?;
-    if !kit.has_solutions() {
-        // Not needed, but grading in a student's kit is a mistake.
-        eprintln!("note: this kit has no solutions/; grading against its own grader and fixtures");
-    }
     let (work, cargo_target) = dirs(&kit, args);
     if let Some(folder) = &args.submissions {
         return super::batch::run(kit, &work, &cargo_target, folder, args);
     }
     let submission = args.submission.as_ref().expect("clap requires one");
     let session = Session::new(kit, &work, &cargo_target, &args.exercises, &args.run)?;
-    eprintln!(
-        "Grading {} (the first build compiles candle: about two minutes)...",
-        submission.display()
-    );
+    eprintln!("Grading {}{}...", submission.display(), session.wait_note());
     let graded = session.grade("submission", submission, true)?;
     write_reports(&args.out, &graded)?;
     print!("{}", report::render(&graded.report, Format::Human, false));

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::catalog::Kit;
 use crate::compile::{self, Target};
 use crate::grade::{self, RunReport, Status};
-use crate::settings::{exercise_file, RunArgs};
+use crate::settings::{check_names, exercise_file, RunArgs};
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
@@ -23,6 +23,7 @@ pub struct ListArgs {
 
 pub fn run(args: &ListArgs) -> Result<i32> {
     let kit = args.run.locate()?;
+    check_names(&kit)?;
     let all = kit.exercises().to_vec();
     args.run.verify(&kit, &all)?;
     let options = args.run.options(&kit, args.run.seed_or_fresh());

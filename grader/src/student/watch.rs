@@ -18,7 +18,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use crate::catalog::{Exercise, Kit};
 use crate::grade::{self, Status};
 use crate::report::{self, Format};
-use crate::settings::{exercise_file, next_after, RunArgs};
+use crate::settings::{check_names, exercise_file, next_after, RunArgs};
 
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
@@ -141,6 +141,7 @@ pub fn serve(
 
 pub fn run(args: &WatchArgs) -> Result<i32> {
     let kit = args.run.locate()?;
+    check_names(&kit)?;
     let root = std::fs::canonicalize(&kit.root)
         .with_context(|| format!("cannot open {}", kit.root.display()))?;
     let exercises_dir = root.join("exercises");
