@@ -22,6 +22,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use toml_edit::{DocumentMut, Item, Table};
 
+use super::{copy_file, set_mtime};
 use crate::catalog::{Kit, INFO_FILE};
 use crate::grade;
 use crate::settings::check_names;
@@ -422,28 +423,30 @@ pub fn release(kit: &Kit, out: &Path, force: bool) -> Result<Released> {
         );
     }
 
+    // Every file keeps its source's modification time (a rewritten
+    // manifest, its source manifest's): two releases of the same kit look
+    // the same to cargo, so grading runs that each make a fresh clean copy
+    // (one per Gradescope submission) reuse the build of its grader crates.
     let mut released = Released::default();
     for file in &files {
         let from = root.join(file);
         let to = out.join(file);
-        if let Some(dir) = to.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         if file.file_name().is_some_and(|n| n == "Cargo.toml") {
             let text = std::fs::read_to_string(&from)
                 .with_context(|| format!("cannot read {}", from.display()))?;
             let dir = file.parent().unwrap_or(Path::new(""));
-            match strip_solutions(&text, dir).with_context(|| format!("in {}", file.display()))? {
-                Some(new) => {
-                    std::fs::write(&to, new)?;
-                    released.rewritten.push(file.display().to_string());
-                }
-                None => {
-                    std::fs::write(&to, text)?;
-                }
+            let new =
+                strip_solutions(&text, dir).with_context(|| format!("in {}", file.display()))?;
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir)?;
             }
+            if new.is_some() {
+                released.rewritten.push(file.display().to_string());
+            }
+            std::fs::write(&to, new.unwrap_or(text))?;
+            set_mtime(&to, std::fs::metadata(&from)?.modified()?)?;
         } else {
-            std::fs::copy(&from, &to).with_context(|| format!("cannot copy {}", from.display()))?;
+            copy_file(&from, &to, true)?;
         }
         released.files.push(file.display().to_string());
     }
