@@ -96,6 +96,23 @@
 //! - `Tensor::matmul` wants equal batch dimensions; (N, 1, 10) · (N, 10, 1)
 //!   is fine.
 //!
+//! ## What the grader checks
+//! 1. `make_batch`: shapes, dtypes, uniform digits, labels that agree with
+//!    counting, and that every draw comes from `rng`.
+//! 2. `embed`, `attention`, `values`, `logits` and `forward` with PyTorch's
+//!    weights against the PyTorch model; `bce_with_logits` against
+//!    `BCEWithLogitsLoss`, logits up to ±100 included.
+//! 3. Your `train`, from [`fresh_model`], three times with different seeds:
+//!    each model must get ≥ 97% of 2000 held-out sequences right.
+//! 4. Those models must look at the 2s and 4s: in at least two of the
+//!    three, a 2 or a 4 gets on average ≥ 1.75x the attention of another
+//!    digit. Not more: the sequences all have length 10, so even uniform
+//!    attention solves the task (the mean of the values is
+//!    (#2·v₂ + #4·v₄ + …)/10), and how sharp the attention gets varies with
+//!    the seed, in PyTorch too (from about 35% to 98% of the mass on the 2s
+//!    and 4s). What never happens when gradients reach the query and keys is
+//!    attention that stays flat.
+//!
 //! ## See it
 //! `cargo run -p ex06-toy-task --example plot -- --out out/06` trains your
 //! model and draws the seed's figure (attention heat map, the values where

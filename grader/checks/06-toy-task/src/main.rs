@@ -8,6 +8,19 @@
 //!    seeds derived from the run's seed;
 //! 4. the trained models look at the 2s and 4s.
 //!
+//! Why part 4 asks that a 2 or a 4 get on average ≥ 1.75x the attention of
+//! another digit in two of the three models, and not "≥ 80% of the attention
+//! mass" in each: sequences have a fixed length, so even uniform attention
+//! solves the task (the mean of the values is (#2·v₂ + #4·v₄ + …)/10), and
+//! the loss stops pushing once it is solved. How far the attention sharpens
+//! is a side effect of the early steps and varies with the seed, in PyTorch
+//! as here: over 80 trainings of the reference with the lesson's budget,
+//! the mass on the 2s and 4s ran from 34% to 98% (that ratio from 1.8 to
+//! over 200), and one model in about 30 ranked another digit above a 4.
+//! With a softmax that passes no gradient (`softmax_last_dim`) the ratio
+//! stays at or below 1.4, while accuracy often still reaches 100%; over the
+//! wrong axis, every weight is 1 and the rows do not sum to 1.
+//!
 //! Held-out sequences and their labels are drawn and counted here, never
 //! with the student's code.
 
@@ -17,6 +30,7 @@ use exercise as ex;
 use solution as ex;
 
 use candle_core::{DType, Device, Tensor};
+use grader_kit::properties;
 use grader_kit::random::rng_for;
 use grader_kit::{Case, CheckResult, Failure, Fixtures, Worker};
 use rand::Rng;
@@ -35,6 +49,12 @@ const HELD_OUT: usize = 2000;
 const MIN_ACCURACY: f32 = 0.97;
 
 fn main() {
+    // Every tensor here is tiny (at most 256 × 200): candle's thread pool
+    // costs more than it gives, about 30% more CPU time for the three
+    // trainings. One thread, unless the user chose otherwise.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
     grader_kit::run(checks);
 }
 
@@ -267,19 +287,17 @@ fn check_accuracy(trained: &Trained, seed: u64, run: usize) -> CheckResult {
 
 /// How much more attention a 2 or a 4 must get than another digit, on
 /// average over the held-out sequences that hold both kinds.
-const MIN_FOCUS_RATIO: f32 = 2.0;
+const MIN_FOCUS_RATIO: f32 = 1.75;
+/// How many of the [`RUNS`] trained models must focus on the 2s and 4s.
+const MIN_FOCUSED: usize = 2;
 
-/// Every 2 and 4 gets more attention than every other digit of its sequence
-/// (in ≥ 99% of the held-out sequences that hold both kinds), and on
-/// average at least [`MIN_FOCUS_RATIO`] times as much.
-///
-/// Not "≥ 80% of the attention mass": how much of the mass the 2s and 4s
-/// take varies from seed to seed, in PyTorch as here (from about 35% to 98%
-/// with the seed's model and Adam), because sequences have a fixed length:
-/// even uniform attention solves the task (the mean of the values is
-/// (#2·v₂ + #4·v₄ + …)/10), and the loss stops pushing once it is solved.
-/// Which digits come first, though, is stable: 2 and 4 on top.
-fn check_focus(trained: &Trained, seed: u64, run: usize) -> CheckResult {
+/// The attention of a trained model on the held-out sequences of its run,
+/// (N, 10) rows that must be distributions over the 10 positions.
+fn held_out_attention(
+    trained: &Trained,
+    seed: u64,
+    run: usize,
+) -> Result<HeldOutAttention, Failure> {
     let (x, rows, _) = held_out(seed, run)?;
     let model = &trained.model;
     let attention = model.attention(&model.embed(&x)?)?;
@@ -289,16 +307,30 @@ fn check_focus(trained: &Trained, seed: u64, run: usize) -> CheckResult {
             attention.dims()
         )));
     }
+    properties::rows_are_distributions(&attention.to_dtype(DType::F32)?).map_err(|f| {
+        f.context("the attention of a trained model over the 10 positions (the softmax runs over the last axis, the keys)")
+    })?;
     let weights = attention
         .to_dtype(DType::F32)?
         .squeeze(1)?
         .to_vec2::<f32>()?;
+    Ok((rows, weights))
+}
+
+/// Digits and attention weights, one row per held-out sequence.
+type HeldOutAttention = (Vec<Vec<u32>>, Vec<Vec<f32>>);
+
+/// Whether one trained model focuses on the 2s and 4s: on average over the
+/// held-out sequences that hold both kinds, a 2 or a 4 gets at least
+/// [`MIN_FOCUS_RATIO`] times the attention of another digit. Ok and Err
+/// both say how it went.
+fn focus_verdict(rows: &[Vec<u32>], weights: &[Vec<f32>]) -> Result<String, String> {
     let is_key = |d: u32| d == 2 || d == 4;
     let (mut mixed, mut focused) = (0usize, 0usize);
     let (mut key_sum, mut key_count, mut other_sum, mut other_count) = (0f32, 0usize, 0f32, 0usize);
     let (mut mass_sum, mut holding) = (0f32, 0usize);
     let mut example = None;
-    for (row, w) in rows.iter().zip(&weights) {
+    for (row, w) in rows.iter().zip(weights) {
         let on_keys: Vec<f32> = (0..10).filter(|&j| is_key(row[j])).map(|j| w[j]).collect();
         let on_others: Vec<f32> = (0..10).filter(|&j| !is_key(row[j])).map(|j| w[j]).collect();
         if on_keys.is_empty() {
@@ -326,25 +358,26 @@ fn check_focus(trained: &Trained, seed: u64, run: usize) -> CheckResult {
     let share = focused as f32 / mixed.max(1) as f32;
     let ratio = (key_sum / key_count.max(1) as f32) / (other_sum / other_count.max(1) as f32);
     let summary = format!(
-        "on average a 2 or a 4 gets {ratio:.1}x the attention of another digit, and {:.0}% of the attention mass falls on the 2s and 4s",
+        "a 2 or a 4 gets {ratio:.1}x the attention of another digit, {:.0}% of the attention mass",
         100.0 * mass
     );
-    if share < 0.99 {
-        let (row, w) = example.expect("a sequence that failed");
-        let w: Vec<String> = w.iter().map(|a| format!("{a:.3}")).collect();
-        return Err(Failure::new(format!(
-            "the trained model should attend to every 2 and 4 more than to any other digit, but does so in only {:.1}% of held-out sequences ({summary}). For example, digits {row:?} get attention [{}]",
-            100.0 * share,
-            w.join(", ")
-        )));
-    }
+    let summary = format!(
+        "{summary}; every 2 and 4 tops the other digits in {:.0}% of sequences",
+        100.0 * share
+    );
     // A NaN ratio (attention weights that are NaN) fails too.
     if ratio.is_nan() || ratio < MIN_FOCUS_RATIO {
-        return Err(Failure::new(format!(
-            "the trained model should attend to the 2s and 4s at least {MIN_FOCUS_RATIO}x as much as to other digits: {summary}"
-        )));
+        let mut problem = format!("{summary}: less than {MIN_FOCUS_RATIO}x");
+        if let Some((row, w)) = example {
+            let w: Vec<String> = w.iter().map(|a| format!("{a:.2}")).collect();
+            problem.push_str(&format!(
+                " (e.g. digits {row:?} get attention [{}])",
+                w.join(", ")
+            ));
+        }
+        return Err(problem);
     }
-    Ok(())
+    Ok(summary)
 }
 
 fn mean(values: &[f32]) -> f32 {
@@ -364,19 +397,35 @@ fn training_checks(worker: &mut Worker) {
         });
         trained.push(slot);
     }
-    for (run, slot) in (1..=RUNS).zip(trained) {
-        worker.check(
-            "attention focus",
-            &format!("attends-to-2s-and-4s-{run}"),
-            || {
-                // Trained above, unless that check was not selected or did not
-                // get that far (then training again reports the same cause).
-                let trained = match slot {
-                    Some(trained) => trained,
-                    None => train_fresh(seed, run)?,
-                };
-                check_focus(&trained, seed, run)
-            },
-        );
-    }
+    // One check over the three models: see the module doc for why not
+    // one check per model.
+    worker.check("attention focus", "attends-to-2s-and-4s", || {
+        let mut verdicts = Vec::new();
+        for (run, slot) in (1..=RUNS).zip(trained) {
+            // Trained above, unless that check was not selected or did not
+            // get that far (then training again reports the same cause).
+            let trained = match slot {
+                Some(trained) => trained,
+                None => train_fresh(seed, run)?,
+            };
+            let (rows, weights) = held_out_attention(&trained, seed, run)?;
+            verdicts.push(focus_verdict(&rows, &weights));
+        }
+        let focused = verdicts.iter().filter(|v| v.is_ok()).count();
+        if focused >= MIN_FOCUSED {
+            return Ok(());
+        }
+        let report: Vec<String> = verdicts
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Ok(summary) => format!("model {}: focused ({summary})", i + 1),
+                Err(problem) => format!("model {}: {problem}", i + 1),
+            })
+            .collect();
+        Err(Failure::new(format!(
+            "a trained model should attend to the 2s and 4s more than to any other digit; {focused} of your {RUNS} trained models do, {MIN_FOCUSED} must. Does the gradient reach the query and the keys (candle_nn::ops::softmax_last_dim passes none)? {}",
+            report.join("; ")
+        )))
+    });
 }
