@@ -1,9 +1,10 @@
 //! # Exercise 06: more 2s than 4s? Training with attention
 //!
 //! The task: given a sequence of 10 digits (0–9), say whether it holds more
-//! 2s than 4s. A fully connected network could learn this, but here we make
-//! the network *look*: it must learn to put its attention on the 2s and 4s,
-//! and to read a value from them that says "plus" for a 2 and "minus" for a 4.
+//! 2s than 4s. A fully connected network could learn this, but here the
+//! network is built to *look*: it can learn to put its attention on the 2s
+//! and 4s, and to read a value from them that says "plus" for a 2 and
+//! "minus" for a 4.
 //!
 //! The model (the seed notebook's `AttentionModel`), for one sequence:
 //!
@@ -16,10 +17,11 @@
 //! p     = sigmoid( nn.2( relu( nn.0(s) ) ) )   probability of "more 2s than 4s"
 //! ```
 //!
-//! What the trained model does: q matches the keys of 2s and 4s, so the
-//! attention spreads evenly over them; 2s get a value near +c and 4s near
-//! −c, so s ≈ c·(#2 − #4)/(#2 + #4), whose sign is the answer. The little
-//! MLP (1 → 200 → 1) only has to put the threshold just above 0.
+//! The ideal model: q matches the keys of the 2s and 4s, so the attention
+//! spreads evenly over them; 2s get a value near +c and 4s near −c, so
+//! s ≈ c·(#2 − #4)/(#2 + #4), whose sign is the answer. The little MLP
+//! (1 → 200 → 1) only has to put the threshold just above 0. Trained models
+//! come close, some closer than others (see "What the grader checks").
 //!
 //! ## Shapes (N sequences)
 //!
@@ -64,7 +66,7 @@
 //! Why 3e-2 and 256 rather than smaller? Both make the attention sharper:
 //! the gradient that raises the 2s' and 4s' scores only flows while the
 //! loss is still large, and a bigger step with a cleaner (larger-batch)
-//! gradient gets further before the task is solved. At lr 1e-2 or batch
+//! gradient gets further before the task is solved. At lr 1e-2 with batch
 //! 128, some seeds end with another digit scored as high as a 4.
 //!
 //! ## Binary cross-entropy, computed stably
@@ -78,9 +80,11 @@
 //! The second form never takes the log of 0 and never exponentiates a large
 //! positive number, so it is finite for every z. candle's
 //! `candle_nn::loss::binary_cross_entropy_with_logit` uses the first form:
-//! for z = 20, sigmoid(z) rounds to exactly 1.0 in f32, log(1 − p) is −∞,
-//! and one confident mistake turns the whole batch's loss (and gradients)
-//! into inf/NaN. PyTorch's `BCEWithLogitsLoss` uses the second form; so do we.
+//! for z = 20, sigmoid(z) rounds to exactly 1.0 in f32 and log(1 − p) is
+//! −∞: a confident mistake makes the batch's loss infinite, and even a
+//! confident right answer (y = 1) gives 0·(−∞) = NaN, which then spreads
+//! through the gradients into every weight. PyTorch's `BCEWithLogitsLoss`
+//! uses the second form; so do we.
 //!
 //! ## candle tips
 //! - Softmax: train only through your own `attention::softmax` (basic ops,
