@@ -2,7 +2,7 @@
 //! --submission`): the seed, the fixture root and the limits, and how they
 //! become [`grade::Options`](crate::grade::Options).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
@@ -81,14 +81,6 @@ pub fn fresh_seed() -> u64 {
         .map(|d| d.subsec_nanos() as u64 ^ d.as_secs())
         .unwrap_or(0);
     nanos % 1_000_000
-}
-
-/// `path` relative to `root` with forward slashes, for messages.
-pub fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .replace('\\', "/")
 }
 
 /// "exercises/01-attention/src/lib.rs": the file a student edits.
