@@ -677,7 +677,10 @@ fn the_templates_pass_flags_the_grader_has() {
     }
     let root = manifest_dir().parent().unwrap().to_path_buf();
     let mut checked = 0;
+    // A released kit has the workflow but not the instructor's templates.
+    let instructor = root.join("ci-templates").is_dir();
     for file in [
+        ".github/workflows/grade.yml",
         "ci-templates/github-actions/grade.yml",
         "ci-templates/gradescope/setup.sh",
         "ci-templates/gradescope/run_autograder",
@@ -685,9 +688,10 @@ fn the_templates_pass_flags_the_grader_has() {
         "bench/batch-grading.sh",
         "bench/watch-latency.sh",
     ] {
-        let text = std::fs::read_to_string(root.join(file))
-            .unwrap()
-            .replace("\\\n", " ");
+        let Ok(text) = std::fs::read_to_string(root.join(file)) else {
+            continue;
+        };
+        let text = text.replace("\\\n", " ");
         for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
             let lower = line.to_lowercase();
             let Some(at) = lower.find("grader").or_else(|| lower.find("grade --")) else {
@@ -709,8 +713,9 @@ fn the_templates_pass_flags_the_grader_has() {
             }
         }
     }
+    let enough = if instructor { 20 } else { 2 };
     assert!(
-        checked > 20,
+        checked >= enough,
         "only {checked} flags found: is the search broken?"
     );
 }
