@@ -61,13 +61,14 @@
 //! slowly that the loss sits on a plateau for thousands of steps before the
 //! attention finds the 2s and 4s; far too slow for a check that runs in
 //! seconds. The grader trains your loop for a fixed budget of 300 steps of
-//! 256 fresh sequences at lr 3e-2 (AdamW with weight decay 0, which is Adam):
-//! held-out accuracy passes 97% after 25 to 100 steps and ends near 100%.
-//! Why 3e-2 and 256 rather than smaller? Both make the attention sharper:
-//! the gradient that raises the 2s' and 4s' scores only flows while the
-//! loss is still large, and a bigger step with a cleaner (larger-batch)
-//! gradient gets further before the task is solved. At lr 1e-2 with batch
-//! 128, some seeds end with another digit scored as high as a 4.
+//! 256 fresh sequences at lr 2e-2 (AdamW with weight decay 0, which is Adam):
+//! held-out accuracy usually passes 97% within 100 steps and ends near 100%.
+//! Why not larger steps? Up to a point they sharpen the attention, but at
+//! 3e-2 about one training in 70 overshoots: the softmax saturates on the
+//! 2s (or the 4s) alone, its gradient vanishes, and accuracy stalls near
+//! 89%. Why not smaller batches? Noisier gradients blur the early steps in
+//! which the attention finds the 2s and 4s: at lr 1e-2 with batch 128, some
+//! seeds end with another digit scored as high as a 4.
 //!
 //! ## Binary cross-entropy, computed stably
 //! For a logit z and a label y ∈ {0, 1}, with p = sigmoid(z):
@@ -107,13 +108,16 @@
 //!    weights against the PyTorch model; `bce_with_logits` against
 //!    `BCEWithLogitsLoss`, logits up to ±100 included.
 //! 3. Your `train`, from [`fresh_model`], three times with different seeds:
-//!    each model must get ≥ 97% of 2000 held-out sequences right.
+//!    each model must get ≥ 97% of 2000 held-out sequences right. About one
+//!    initialisation in 100 gets stuck whatever the loop (the attention
+//!    saturates on the 2s, or the 4s, before it has learnt both), so a seed
+//!    that misses gets a second initialisation.
 //! 4. Those models must look at the 2s and 4s: in at least two of the
 //!    three, a 2 or a 4 gets on average ≥ 1.75x the attention of another
 //!    digit. Not more: the sequences all have length 10, so even uniform
 //!    attention solves the task (the mean of the values is
 //!    (#2·v₂ + #4·v₄ + …)/10), and how sharp the attention gets varies with
-//!    the seed, in PyTorch too (from about 35% to 98% of the mass on the 2s
+//!    the seed, in PyTorch too (from about 35% to 99% of the mass on the 2s
 //!    and 4s). What never happens when gradients reach the query and keys is
 //!    attention that stays flat.
 //!
@@ -269,7 +273,7 @@ impl Default for TrainConfig {
         TrainConfig {
             steps: 300,
             batch_size: 256,
-            learning_rate: 3e-2,
+            learning_rate: 2e-2,
         }
     }
 }

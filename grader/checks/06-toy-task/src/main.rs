@@ -5,7 +5,11 @@
 //!    reference model, from the fixtures;
 //! 3. training from scratch: the student's own loop, on the fixed budget of
 //!    the lesson, reaches ≥ 97% accuracy on held-out sequences, for three
-//!    seeds derived from the run's seed;
+//!    seeds derived from the run's seed. A seed whose first initialisation
+//!    misses gets a second one: about one initialisation of this model in
+//!    100 gets stuck near 80-90% (the attention saturates on the 2s, or the
+//!    4s, before it has learnt both; its gradient vanishes), with any
+//!    learning rate from 1e-2 to 3e-2 and with twice the steps;
 //! 4. the trained models look at the 2s and 4s.
 //!
 //! Why part 4 asks that a 2 or a 4 get on average ≥ 1.75x the attention of
@@ -14,9 +18,10 @@
 //! solves the task (the mean of the values is (#2·v₂ + #4·v₄ + …)/10), and
 //! the loss stops pushing once it is solved. How far the attention sharpens
 //! is a side effect of the early steps and varies with the seed, in PyTorch
-//! as here: over 80 trainings of the reference with the lesson's budget,
-//! the mass on the 2s and 4s ran from 34% to 98% (that ratio from 1.8 to
-//! over 200), and one model in about 30 ranked another digit above a 4.
+//! as here: over 60 trainings of the reference with the lesson's budget,
+//! the mass on the 2s and 4s ran from 42% to 99% (that ratio from 2.7 to
+//! 760), and in PyTorch (Adam, lr 3e-2) from 34%; some models rank another
+//! digit just above a 4 and still pass.
 //! With a softmax that passes no gradient (`softmax_last_dim`) the ratio
 //! stays at or below 1.4, while accuracy often still reaches 100%; over the
 //! wrong axis, every weight is 1 and the rows do not sum to 1.
@@ -41,7 +46,7 @@ const EXERCISE: &str = "06-toy-task";
 /// Fixed here so that changing the defaults changes nothing.
 const STEPS: usize = 300;
 const BATCH: usize = 256;
-const LEARNING_RATE: f64 = 3e-2;
+const LEARNING_RATE: f64 = 2e-2;
 /// Trainings from scratch, each from its own seed.
 const RUNS: usize = 3;
 /// Held-out sequences per evaluation.
@@ -197,9 +202,13 @@ struct Trained {
 }
 
 /// A fresh model trained by the student's `train` on the fixed budget, with
-/// the RNG of run `run`.
-fn train_fresh(seed: u64, run: usize) -> Result<Trained, Failure> {
-    let mut rng = rng_for(seed, &format!("training-{run}"));
+/// the RNG of run `run` (attempt 0) or of its restart (attempt 1).
+fn train_fresh(seed: u64, run: usize, attempt: usize) -> Result<Trained, Failure> {
+    let name = match attempt {
+        0 => format!("training-{run}"),
+        n => format!("training-{run}-restart-{n}"),
+    };
+    let mut rng = rng_for(seed, &name);
     let (model, varmap) = ex::fresh_model(&mut rng)?;
     let config = ex::TrainConfig {
         steps: STEPS,
@@ -390,8 +399,20 @@ fn training_checks(worker: &mut Worker) {
     for run in 1..=RUNS {
         let mut slot = None;
         worker.check("training", &format!("train-from-scratch-{run}"), || {
-            let result = train_fresh(seed, run)?;
-            let verdict = check_accuracy(&result, seed, run);
+            let mut result = train_fresh(seed, run, 0)?;
+            let mut verdict = check_accuracy(&result, seed, run);
+            if let Err(first) = verdict {
+                // About one initialisation in 100 gets stuck whatever the
+                // loop (see the module doc): a second one, from the same
+                // seed. A wrong loop misses both times.
+                result = train_fresh(seed, run, 1)?;
+                verdict = check_accuracy(&result, seed, run).map_err(|second| {
+                    second.context(format!(
+                        "two initialisations missed; the first: {}; the second",
+                        first.message
+                    ))
+                });
+            }
             slot = Some(result);
             verdict
         });
@@ -406,7 +427,7 @@ fn training_checks(worker: &mut Worker) {
             // get that far (then training again reports the same cause).
             let trained = match slot {
                 Some(trained) => trained,
-                None => train_fresh(seed, run)?,
+                None => train_fresh(seed, run, 0)?,
             };
             let (rows, weights) = held_out_attention(&trained, seed, run)?;
             verdicts.push(focus_verdict(&rows, &weights));
