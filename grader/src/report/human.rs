@@ -8,6 +8,7 @@ use anstyle::{AnsiColor, Style};
 use super::exercise_detail;
 use crate::compile::Target;
 use crate::grade::{RunReport, Status};
+use grader_kit::protocol::CheckStatus;
 
 fn style(status: Status) -> Style {
     let color = match status {
@@ -66,6 +67,24 @@ pub fn render(report: &RunReport, color: bool) -> String {
         "\n  total {:.2} / {} points",
         report.score, report.max_score
     );
+    // A skipped check neither earns nor loses points, but say so: it names
+    // what to fetch to run it.
+    for exercise in &report.exercises {
+        for record in exercise
+            .checks
+            .iter()
+            .filter(|r| r.status == CheckStatus::Skipped)
+        {
+            let _ = writeln!(
+                out,
+                "\n{} {}: `{}` {}",
+                exercise.id,
+                exercise.name,
+                record.check,
+                record.message.as_deref().unwrap_or("skipped")
+            );
+        }
+    }
     for exercise in report
         .exercises
         .iter()
