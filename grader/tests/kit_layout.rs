@@ -127,6 +127,19 @@ fn exercises_differ_from_solutions_only_inside_function_bodies() {
 }
 
 #[test]
+fn the_grader_copy_of_the_given_baselines_matches_the_exercise() {
+    // Exercise 08's worker measures the baselines with its own copy, so a
+    // student who edits theirs cannot lower the bar.
+    let grader =
+        std::fs::read_to_string(root().join("grader/checks/08-bert/src/baselines.rs")).unwrap();
+    let given = std::fs::read_to_string(root().join("exercises/08-bert/src/baselines.rs")).unwrap();
+    assert_eq!(
+        grader, given,
+        "copy exercises/08-bert/src/baselines.rs to grader/checks/08-bert/src/"
+    );
+}
+
+#[test]
 fn the_body_stripper_sees_only_bodies() {
     let solution = "/// doc\npub fn f(x: u32) -> u32 {\n    x + 1\n}\nconst A: u32 = 1;\n";
     let stub = "/// doc\npub fn f(x: u32) -> u32 {\n    todo!()\n}\nconst A: u32 = 1;\n";
