@@ -41,6 +41,12 @@ impl Exercise {
         format!("check-{}", self.dir)
     }
 
+    /// The adapter package: the only code that calls the student's
+    /// functions (exercises graded through one; see `Kit::has_adapter`).
+    pub fn adapter_package(&self) -> String {
+        format!("adapter-{}", self.dir)
+    }
+
     /// The student's package.
     pub fn exercise_package(&self) -> String {
         format!("ex{}", self.dir)
@@ -185,6 +191,17 @@ impl Kit {
         self.root.join("solutions").is_dir()
     }
 
+    /// Whether `exercise` runs the student's code in an adapter
+    /// (`grader/adapters/<dir>`) and judges in its worker; otherwise its
+    /// worker links the student's crate itself.
+    pub fn has_adapter(&self, exercise: &Exercise) -> bool {
+        self.root
+            .join("grader/adapters")
+            .join(&exercise.dir)
+            .join("Cargo.toml")
+            .is_file()
+    }
+
     pub fn exercise_dir(&self, exercise: &Exercise) -> PathBuf {
         self.root.join("exercises").join(&exercise.dir)
     }
@@ -193,6 +210,7 @@ impl Kit {
     pub fn exercise_of_package(&self, package: &str) -> Option<&Exercise> {
         self.info.exercises.iter().find(|e| {
             package == e.check_package()
+                || package == e.adapter_package()
                 || package == e.exercise_package()
                 || package == e.solution_package()
         })

@@ -136,6 +136,7 @@ pub fn run_grade(args: &GradeArgs) -> Result<i32> {
         memory_bytes: Some(args.memory * 1024 * 1024),
         only: args.case.clone(),
         echo_build: args.format == Format::Human || args.output.is_some(),
+        references: Default::default(),
     };
     if options.echo_build {
         let _ = writeln!(

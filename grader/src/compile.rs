@@ -31,6 +31,8 @@ pub struct CompileError {
 pub struct Built {
     /// Exercise id → its worker binary.
     pub workers: BTreeMap<String, PathBuf>,
+    /// Exercise id → its adapter binary (exercises graded through one).
+    pub adapters: BTreeMap<String, PathBuf>,
     /// Package name → its first error.
     pub errors: BTreeMap<String, CompileError>,
     /// The last lines cargo printed on stderr, for failures that are not
@@ -63,14 +65,26 @@ pub fn build_workers(
         // Workers are built in the profile the grader itself was built in.
         command.arg("--release");
     }
+    // The package that links the student's crate (or the solution's): the
+    // adapter where there is one, else the worker itself.
+    let linking = |e: &Exercise| {
+        if kit.has_adapter(e) {
+            e.adapter_package()
+        } else {
+            e.check_package()
+        }
+    };
     for exercise in exercises {
         command.args(["-p", &exercise.check_package()]);
+        if kit.has_adapter(exercise) {
+            command.args(["-p", &exercise.adapter_package()]);
+        }
     }
     if target == Target::Solutions {
         command.arg("--no-default-features").arg("--features").arg(
             exercises
                 .iter()
-                .map(|e| format!("{}/solution", e.check_package()))
+                .map(|e| format!("{}/solution", linking(e)))
                 .collect::<Vec<_>>()
                 .join(","),
         );
@@ -108,6 +122,10 @@ fn read_message(kit: &Kit, line: &str, built: &mut Built) {
                 if package == exercise.check_package() {
                     built
                         .workers
+                        .insert(exercise.id.clone(), PathBuf::from(exe));
+                } else if package == exercise.adapter_package() {
+                    built
+                        .adapters
                         .insert(exercise.id.clone(), PathBuf::from(exe));
                 }
             }

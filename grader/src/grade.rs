@@ -147,6 +147,9 @@ pub struct Options {
     pub only: Option<String>,
     /// Forward cargo's progress to stderr.
     pub echo_build: bool,
+    /// Exercise id → the reference solution's adapter (trusted mode): the
+    /// judge compares the student's outputs on random inputs with it.
+    pub references: BTreeMap<String, PathBuf>,
 }
 
 /// Checks the sha256 of every fixture file the selected exercises use.
@@ -236,6 +239,7 @@ fn grade_one(
         exercise.exercise_package(),
         exercise.solution_package(),
         exercise.check_package(),
+        exercise.adapter_package(),
     ];
     if let Some(error) = own_packages.iter().find_map(|p| built.errors.get(p)) {
         report.status = Status::CompileError;
@@ -256,7 +260,12 @@ fn grade_one(
         })
         .cloned()
         .collect();
-    let Some(worker) = built.workers.get(&exercise.id) else {
+    let adapter = built.adapters.get(&exercise.id);
+    let worker = built
+        .workers
+        .get(&exercise.id)
+        .filter(|_| adapter.is_some() || !kit.has_adapter(exercise));
+    let Some(worker) = worker else {
         if blocked_by.is_empty() {
             report.status = Status::CompileError;
             report.summary = format!(
@@ -277,6 +286,12 @@ fn grade_one(
     ];
     if let Some(only) = &options.only {
         args.extend(["--only".to_string(), only.clone()]);
+    }
+    if let Some(adapter) = adapter {
+        args.extend(["--adapter".to_string(), adapter.display().to_string()]);
+    }
+    if let Some(reference) = options.references.get(&exercise.id) {
+        args.extend(["--reference".to_string(), reference.display().to_string()]);
     }
     let limits = Limits {
         timeout: options

@@ -66,6 +66,7 @@ impl RunArgs {
             memory_bytes: Some(self.memory * 1024 * 1024),
             only: None,
             echo_build: false,
+            references: Default::default(),
         }
     }
 

@@ -29,6 +29,7 @@ fn report() -> &'static RunReport {
             memory_bytes: Some(1 << 30),
             only: None,
             echo_build: false,
+            references: Default::default(),
         };
         let mut report = grade::grade(&kit, kit.exercises(), &options).unwrap();
         for exercise in &mut report.exercises {

@@ -5,11 +5,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
+use crate::client::{self, Outputs};
 use crate::compare::compare;
 use crate::harness::{CheckResult, Failure, Worker};
+use crate::inputs::Inputs;
 use crate::manifest::{CaseList, CaseSpec, FixtureError, Manifest};
+use crate::params::Params;
 
 /// The file that holds every tensor of an exercise.
 pub const TENSORS_FILE: &str = "tensors.safetensors";
@@ -48,6 +51,9 @@ impl Fixtures {
         };
         let tensors = Arc::new(tensors);
         for spec in &list.cases {
+            client::pin(&spec.op, spec.tolerance);
+        }
+        for spec in &list.cases {
             for name in spec.inputs.values().chain(spec.expected.values()) {
                 if !tensors.contains_key(name) {
                     return Err(FixtureError {
@@ -78,6 +84,12 @@ impl Fixtures {
                 None
             }
         }
+    }
+
+    /// Judges every case of `op` in the student's adapter: the case's
+    /// inputs go out, its expected outputs are compared here.
+    pub fn judge_op(&self, worker: &mut Worker, group: &str, op: &str) {
+        self.run_op(worker, group, op, |case| case.check_outputs(&case.call()?));
     }
 
     pub fn cases(&self) -> &[Case] {
@@ -139,25 +151,6 @@ impl Case {
         Ok(self.tensors[key].clone())
     }
 
-    /// An input tensor; float tensors come as f32.
-    pub fn input(&self, name: &str) -> Result<Tensor, Failure> {
-        self.tensor("input", name)
-    }
-
-    /// An input the case may leave out (an optional mask, say).
-    pub fn optional_input(&self, name: &str) -> Result<Option<Tensor>, Failure> {
-        if self.spec.inputs.contains_key(name) {
-            self.input(name).map(Some)
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// An input of token or class ids, as u32 (what candle indexes with).
-    pub fn ids(&self, name: &str) -> Result<Tensor, Failure> {
-        Ok(self.input(name)?.to_dtype(DType::U32)?)
-    }
-
     pub fn expected(&self, name: &str) -> Result<Tensor, Failure> {
         self.tensor("expected", name)
     }
@@ -168,88 +161,73 @@ impl Case {
         compare(name, got, &self.expected(name)?, self.spec.tolerance)
     }
 
-    fn param(&self, name: &str) -> Option<&serde_yaml::Value> {
-        self.spec.params.get(name).filter(|v| !v.is_null())
+    /// The case's parameters, as an adapter receives them.
+    pub fn params(&self) -> Params {
+        let map = self
+            .spec
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+            .collect();
+        Params(map)
     }
 
-    fn bad_param(&self, name: &str, wanted: &str) -> Failure {
-        Failure::fixture(format!(
-            "case {}: parameter {name:?} should be {wanted}, found {:?}",
-            self.id(),
-            self.spec.params.get(name)
-        ))
+    fn in_case<T>(&self, result: Result<T, Failure>) -> Result<T, Failure> {
+        result.map_err(|f| f.context(format!("case {}", self.id())))
     }
 
     /// A float parameter; `None` when absent or null.
     pub fn param_f64(&self, name: &str) -> Result<Option<f64>, Failure> {
-        self.param(name)
-            .map(|v| v.as_f64().ok_or_else(|| self.bad_param(name, "a number")))
-            .transpose()
+        self.in_case(self.params().f64(name))
     }
 
     /// A boolean parameter; absent means false.
     pub fn param_bool(&self, name: &str) -> Result<bool, Failure> {
-        self.param(name)
-            .map(|v| {
-                v.as_bool()
-                    .ok_or_else(|| self.bad_param(name, "true or false"))
-            })
-            .transpose()
-            .map(|b| b.unwrap_or(false))
+        self.in_case(self.params().bool(name))
     }
 
     /// A required non-negative integer parameter.
     pub fn param_usize(&self, name: &str) -> Result<usize, Failure> {
-        self.param(name)
-            .and_then(|v| v.as_u64())
-            .map(|n| n as usize)
-            .ok_or_else(|| self.bad_param(name, "a non-negative integer"))
+        self.in_case(self.params().usize(name))
     }
 
     /// A string parameter; `None` when absent or null.
-    pub fn param_str(&self, name: &str) -> Result<Option<&str>, Failure> {
-        self.param(name)
-            .map(|v| v.as_str().ok_or_else(|| self.bad_param(name, "a string")))
-            .transpose()
+    pub fn param_str(&self, name: &str) -> Result<Option<String>, Failure> {
+        self.in_case(self.params().str(name).map(|s| s.map(str::to_string)))
     }
 
-    /// A module's parameters stored in this case, keyed by their PyTorch
-    /// state_dict names. The exporter stores parameter `key` as the input
-    /// `<prefix>__<key>` with every `.` of the key written `__` (fixture
-    /// tensor names are identifiers), e.g. `params__out_proj__weight` for
-    /// `out_proj.weight`; `fixtures/export/params.py` does it. Float tensors
-    /// come as f32. A fixture error when the case has none.
-    pub fn parameters(&self, prefix: &str) -> Result<HashMap<String, Tensor>, Failure> {
-        let mut parameters = HashMap::new();
-        let start = format!("{prefix}__");
-        for name in self.spec.inputs.keys() {
-            if let Some(key) = name.strip_prefix(&start) {
-                let tensor = self.input(name)?;
-                let tensor = if tensor.dtype().is_float() {
-                    tensor.to_dtype(DType::F32)?
-                } else {
-                    tensor
-                };
-                parameters.insert(key.replace("__", "."), tensor);
-            }
-        }
-        if parameters.is_empty() {
-            return Err(Failure::fixture(format!(
-                "case {} has no inputs named {start}…, the module's parameters",
-                self.id()
-            )));
-        }
-        Ok(parameters)
+    /// Runs the case's op in the student's adapter with the case's params and
+    /// inputs (expected values stay here).
+    pub fn call(&self) -> Result<Outputs, Failure> {
+        let inputs: Vec<(String, Tensor)> = self
+            .spec
+            .inputs
+            .iter()
+            .map(|(arg, key)| (arg.clone(), self.tensors[key].clone()))
+            .collect();
+        client::call_student(&self.spec.op, &self.params(), &inputs)
     }
 
-    /// [`Case::parameters`] as a candle `VarBuilder`, so that a layer loads
-    /// them by their PyTorch names: `Layer::new(case.var_builder("params")?, …)`.
-    /// A layer that asks for a missing name or a wrong shape gets an error.
-    pub fn var_builder(&self, prefix: &str) -> Result<candle_nn::VarBuilder<'static>, Failure> {
-        Ok(candle_nn::VarBuilder::from_tensors(
-            self.parameters(prefix)?,
-            DType::F32,
-            &Device::Cpu,
-        ))
+    /// Compares every expected output of the case with what the call returned.
+    pub fn check_outputs(&self, outputs: &Outputs) -> CheckResult {
+        for name in self.spec.expected.keys() {
+            self.check(name, &outputs.get(name)?)?;
+        }
+        Ok(())
+    }
+}
+
+impl Inputs for Case {
+    fn label(&self) -> String {
+        format!("case {}", self.id())
+    }
+
+    fn input_names(&self) -> Vec<String> {
+        self.spec.inputs.keys().cloned().collect()
+    }
+
+    /// An input tensor; float tensors come as f32.
+    fn input(&self, name: &str) -> Result<Tensor, Failure> {
+        self.tensor("input", name)
     }
 }

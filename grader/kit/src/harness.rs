@@ -20,6 +20,8 @@ pub struct Failure {
     pub message: String,
     /// Boxed: it is large, and every check returns a `Result` of this.
     pub mismatch: Option<Box<Mismatch>>,
+    /// `file:line` of the student's panic or `todo!()`.
+    pub location: Option<String>,
 }
 
 impl Failure {
@@ -29,6 +31,7 @@ impl Failure {
             status: CheckStatus::Failed,
             message: message.into(),
             mismatch: None,
+            location: None,
         }
     }
 
@@ -38,6 +41,7 @@ impl Failure {
             status: CheckStatus::FixtureError,
             message: message.into(),
             mismatch: None,
+            location: None,
         }
     }
 
@@ -47,6 +51,7 @@ impl Failure {
             status: CheckStatus::Skipped,
             message: format!("skipped: {}", message.into()),
             mismatch: None,
+            location: None,
         }
     }
 
@@ -78,6 +83,14 @@ pub struct WorkerArgs {
     /// Read the record token from the first line of stdin (the launcher
     /// does); otherwise the token is "-", for a worker run by hand.
     pub token_on_stdin: bool,
+    /// The adapter that runs the student's code (exercises graded through
+    /// one): spawned sandboxed on the first call.
+    pub adapter: Option<PathBuf>,
+    /// The reference solution's adapter (trusted mode): random inputs go to
+    /// both, and their outputs are compared.
+    pub reference: Option<PathBuf>,
+    /// Run the adapter without the sandbox (`--no-sandbox`, for debugging).
+    pub no_sandbox: bool,
 }
 
 impl WorkerArgs {
@@ -87,6 +100,7 @@ impl WorkerArgs {
         let mut seed = 0;
         let mut only = None;
         let mut token_on_stdin = false;
+        let (mut adapter, mut reference, mut no_sandbox) = (None, None, false);
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -100,6 +114,9 @@ impl WorkerArgs {
                 }
                 "--only" => only = Some(value()?),
                 "--token-on-stdin" => token_on_stdin = true,
+                "--adapter" => adapter = Some(PathBuf::from(value()?)),
+                "--reference" => reference = Some(PathBuf::from(value()?)),
+                "--no-sandbox" => no_sandbox = true,
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -108,6 +125,9 @@ impl WorkerArgs {
             seed,
             only,
             token_on_stdin,
+            adapter,
+            reference,
+            no_sandbox,
         })
     }
 }
@@ -123,19 +143,7 @@ static LAST_PANIC: Mutex<Option<(String, Option<String>)>> = Mutex::new(None);
 
 impl Worker {
     pub fn new(args: WorkerArgs) -> Worker {
-        panic::set_hook(Box::new(|info| {
-            let message = if let Some(text) = info.payload().downcast_ref::<&str>() {
-                text.to_string()
-            } else if let Some(text) = info.payload().downcast_ref::<String>() {
-                text.clone()
-            } else {
-                "panic with a non-text payload".to_string()
-            };
-            let location = info
-                .location()
-                .map(|l| format!("{}:{}", l.file(), l.line()));
-            *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some((message, location));
-        }));
+        install_panic_hook();
         let mut token = String::from("-");
         if args.token_on_stdin {
             token.clear();
@@ -143,6 +151,8 @@ impl Worker {
             let _ = std::io::stdin().read_line(&mut token);
             token = token.trim().to_string();
         }
+        #[cfg(feature = "tensors")]
+        crate::client::configure(&args);
         Worker { args, token }
     }
 
@@ -181,7 +191,6 @@ impl Worker {
 }
 
 fn run_caught(group: &str, name: &str, check: impl FnOnce() -> CheckResult) -> Record {
-    let outcome = panic::catch_unwind(AssertUnwindSafe(check));
     let mut record = Record {
         group: group.to_string(),
         check: name.to_string(),
@@ -190,29 +199,58 @@ fn run_caught(group: &str, name: &str, check: impl FnOnce() -> CheckResult) -> R
         location: None,
         mismatch: None,
     };
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(failure)) => {
-            record.status = failure.status;
-            record.message = Some(failure.message);
-            record.mismatch = failure.mismatch.map(|m| *m);
-        }
+    if let Err(failure) = catch(check) {
+        record.status = failure.status;
+        record.message = Some(failure.message);
+        record.location = failure.location;
+        record.mismatch = failure.mismatch.map(|m| *m);
+    }
+    record
+}
+
+/// Runs `f` with its panics caught: a `todo!()` becomes a "not started"
+/// failure, any other panic a "panicked" one, both with their location.
+/// Needs the hook of [`install_panic_hook`] (a worker installs it).
+pub fn catch<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
         Err(_) => {
             let (message, location) = LAST_PANIC
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take()
                 .unwrap_or_else(|| ("panicked".to_string(), None));
-            record.status = if is_todo(&message) {
+            let status = if is_todo(&message) {
                 CheckStatus::NotStarted
             } else {
                 CheckStatus::Panicked
             };
-            record.message = Some(message);
-            record.location = location;
+            Err(Failure {
+                status,
+                message,
+                mismatch: None,
+                location,
+            })
         }
     }
-    record
+}
+
+/// Keeps the message and location of the last panic for [`catch`] instead
+/// of printing them.
+pub fn install_panic_hook() {
+    panic::set_hook(Box::new(|info| {
+        let message = if let Some(text) = info.payload().downcast_ref::<&str>() {
+            text.to_string()
+        } else if let Some(text) = info.payload().downcast_ref::<String>() {
+            text.clone()
+        } else {
+            "panic with a non-text payload".to_string()
+        };
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
+        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some((message, location));
+    }));
 }
 
 /// `todo!()` panics with "not yet implemented", `unimplemented!()` with

@@ -10,17 +10,30 @@
 
 pub mod harness;
 pub mod manifest;
+pub mod params;
 pub mod protocol;
 
 #[cfg(feature = "tensors")]
+pub mod adapter;
+#[cfg(feature = "tensors")]
+pub mod client;
+#[cfg(feature = "tensors")]
 pub mod compare;
 #[cfg(feature = "tensors")]
+mod confine;
+#[cfg(feature = "tensors")]
 pub mod fixtures;
+#[cfg(feature = "tensors")]
+pub mod inputs;
 #[cfg(feature = "tensors")]
 pub mod properties;
 #[cfg(feature = "tensors")]
 pub mod random;
+#[cfg(feature = "tensors")]
+pub mod wire;
 
 #[cfg(feature = "tensors")]
 pub use fixtures::{Case, Fixtures};
 pub use harness::{run, CheckResult, Failure, Worker};
+#[cfg(feature = "tensors")]
+pub use inputs::Inputs;

@@ -302,9 +302,14 @@ fn solution_reads(root: &Path, files: &[PathBuf]) -> Vec<String> {
     // What the workers and the exercises compile; the grader's own tests
     // mention such lines as data.
     let compiled = |f: &PathBuf| {
-        ["grader/checks", "grader/kit", "exercises"]
-            .iter()
-            .any(|d| f.starts_with(d))
+        [
+            "grader/checks",
+            "grader/adapters",
+            "grader/kit",
+            "exercises",
+        ]
+        .iter()
+        .any(|d| f.starts_with(d))
     };
     for file in files
         .iter()

@@ -177,7 +177,11 @@ impl Session {
             let selected = kit.select(&self.ids)?;
             let all = kit.with_prerequisites(&selected);
             let mut built = compile::build_workers(&kit, &all, Target::Exercises, echo)?;
-            for exe in built.workers.values_mut() {
+            for exe in built
+                .workers
+                .values_mut()
+                .chain(built.adapters.values_mut())
+            {
                 let copy = workers_dir.join(exe.file_name().context("a worker has a name")?);
                 copy_file(exe, &copy, false)?;
                 *exe = copy;

@@ -1,0 +1,307 @@
+//! The judge's side of an adapter: spawn it (sandboxed), send calls, read
+//! replies. Checks call the student's code through [`call`]; a fixture case
+//! through [`crate::Case::call`].
+//!
+//! In trusted mode the launcher also names the reference solution's adapter:
+//! every call of an op that fixture cases pin down (see [`pin`]) then goes to
+//! both, and a student's output that differs from the reference's beyond
+//! that op's fixture tolerance fails the check. Random inputs from the run's
+//! seed thus test the student's code against the reference, not only
+//! against properties.
+//!
+//! An adapter that dies (an abort, a stack overflow, `process::exit`) takes
+//! the judge down the same way, so that the launcher reports it as it
+//! reports a crashed worker, with every record printed before.
+
+use std::collections::HashMap;
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
+
+use candle_core::Tensor;
+
+use crate::compare::compare;
+use crate::harness::{Failure, WorkerArgs};
+use crate::manifest::Tolerance;
+use crate::params::Params;
+use crate::protocol::CheckStatus;
+use crate::wire::{read_frame, write_frame, ReplyHeader, ReplyStatus, RequestHeader, WireError};
+
+/// The outputs an adapter returned, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs(pub HashMap<String, Tensor>);
+
+impl Outputs {
+    /// The output `name`; a failure when the adapter did not return it.
+    pub fn get(&self, name: &str) -> Result<Tensor, Failure> {
+        self.0.get(name).cloned().ok_or_else(|| {
+            Failure::new(format!(
+                "the call returned no output `{name}` (it returned {:?})",
+                self.0.keys().collect::<Vec<_>>()
+            ))
+        })
+    }
+}
+
+struct Config {
+    adapter: Option<PathBuf>,
+    reference: Option<PathBuf>,
+    sandbox: bool,
+}
+
+struct State {
+    config: Config,
+    student: Option<Link>,
+    reference: Option<Link>,
+    /// Op → the loosest tolerance of its fixture cases.
+    pinned: HashMap<String, Tolerance>,
+}
+
+static STATE: Mutex<Option<State>> = Mutex::new(None);
+
+fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
+    let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let state = guard.get_or_insert_with(|| State {
+        config: Config {
+            adapter: None,
+            reference: None,
+            sandbox: true,
+        },
+        student: None,
+        reference: None,
+        pinned: HashMap::new(),
+    });
+    f(state)
+}
+
+/// Takes the adapters named on the worker's command line.
+pub fn configure(args: &WorkerArgs) {
+    with_state(|state| {
+        state.config = Config {
+            adapter: args.adapter.clone(),
+            reference: args.reference.clone(),
+            sandbox: !args.no_sandbox,
+        }
+    });
+}
+
+/// Declares that fixture cases pin `op` down to `tolerance`: in trusted mode
+/// the student's outputs of `op` on any input must then equal the
+/// reference's within it.
+pub fn pin(op: &str, tolerance: Tolerance) {
+    with_state(|state| {
+        let entry = state.pinned.entry(op.to_string()).or_insert(tolerance);
+        entry.atol = entry.atol.max(tolerance.atol);
+        entry.rtol = entry.rtol.max(tolerance.rtol);
+    });
+}
+
+/// Calls `op` of the student's code, and of the reference when there is one
+/// and `op` is pinned; see the module doc.
+pub fn call(
+    op: &str,
+    params: serde_json::Value,
+    inputs: &[(&str, &Tensor)],
+) -> Result<Outputs, Failure> {
+    let params = Params::from_json(params);
+    let inputs: Vec<(String, Tensor)> = inputs
+        .iter()
+        .map(|(n, t)| (n.to_string(), (*t).clone()))
+        .collect();
+    let got = call_student(op, &params, &inputs)?;
+    let Some(tolerance) = with_state(|s| s.pinned.get(op).copied()) else {
+        return Ok(got);
+    };
+    let Some(want) = call_reference(op, &params, &inputs)? else {
+        return Ok(got);
+    };
+    let mut names: Vec<&String> = want.0.keys().collect();
+    names.sort();
+    for name in names {
+        compare(name, &got.get(name)?, &want.0[name], tolerance).map_err(|f| {
+            f.context(format!(
+                "on these random inputs your `{op}` differs from the reference solution's"
+            ))
+        })?;
+    }
+    Ok(got)
+}
+
+/// Calls `op` of the student's code only (a fixture case: its expected
+/// values are already PyTorch's).
+pub fn call_student(
+    op: &str,
+    params: &Params,
+    inputs: &[(String, Tensor)],
+) -> Result<Outputs, Failure> {
+    let path = with_state(|s| s.config.adapter.clone()).ok_or_else(|| {
+        Failure::fixture("this worker was started without --adapter, which it needs")
+    })?;
+    let sandbox = with_state(|s| s.config.sandbox);
+    let result = with_state(|state| {
+        if state.student.is_none() {
+            state.student = Some(Link::spawn(&path, sandbox)?);
+        }
+        Ok::<_, Failure>(
+            state
+                .student
+                .as_mut()
+                .expect("spawned")
+                .call(op, params, inputs),
+        )
+    })?;
+    match result {
+        Ok(outputs) => Ok(outputs),
+        Err(Lost::Died) => {
+            // Take the judge down the way the adapter went (see the module doc).
+            let child = with_state(|s| s.student.take());
+            if let Some(mut link) = child {
+                end_like(link.child.wait().ok());
+            }
+            std::process::exit(3);
+        }
+        Err(Lost::Garbled(why)) => {
+            if let Some(mut link) = with_state(|s| s.student.take()) {
+                link.kill();
+            }
+            Err(Failure::new(format!(
+                "the grader could not read what your code's process sent back ({why}); did your code write to the grader's pipe?"
+            )))
+        }
+        Err(Lost::Failed(failure)) => Err(failure),
+    }
+}
+
+/// The reference solution's outputs, or `None` without a reference.
+fn call_reference(
+    op: &str,
+    params: &Params,
+    inputs: &[(String, Tensor)],
+) -> Result<Option<Outputs>, Failure> {
+    let Some(path) = with_state(|s| s.config.reference.clone()) else {
+        return Ok(None);
+    };
+    with_state(|state| {
+        if state.reference.is_none() {
+            state.reference = Some(Link::spawn(&path, false)?);
+        }
+        match state
+            .reference
+            .as_mut()
+            .expect("spawned")
+            .call(op, params, inputs)
+        {
+            Ok(outputs) => Ok(Some(outputs)),
+            Err(lost) => {
+                state.reference = None;
+                Err(Failure::fixture(format!(
+                    "the reference solution failed on op {op}: {}",
+                    match lost {
+                        Lost::Died => "its process died".to_string(),
+                        Lost::Garbled(why) => why,
+                        Lost::Failed(f) => f.message,
+                    }
+                )))
+            }
+        }
+    })
+}
+
+enum Lost {
+    /// The process is gone.
+    Died,
+    /// It sent something that is not a reply.
+    Garbled(String),
+    /// A reply that says the call failed.
+    Failed(Failure),
+}
+
+struct Link {
+    child: Child,
+    requests: BufWriter<ChildStdin>,
+    replies: BufReader<ChildStdout>,
+}
+
+impl Link {
+    fn spawn(path: &std::path::Path, sandboxed: bool) -> Result<Link, Failure> {
+        let mut command = Command::new(path);
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .env("RUST_BACKTRACE", "0");
+        if sandboxed {
+            crate::confine::confine(&mut command, path);
+        }
+        let mut child = command.spawn().map_err(|e| {
+            Failure::fixture(format!("cannot start the adapter {}: {e}", path.display()))
+        })?;
+        Ok(Link {
+            requests: BufWriter::new(child.stdin.take().expect("piped")),
+            replies: BufReader::new(child.stdout.take().expect("piped")),
+            child,
+        })
+    }
+
+    fn call(
+        &mut self,
+        op: &str,
+        params: &Params,
+        inputs: &[(String, Tensor)],
+    ) -> Result<Outputs, Lost> {
+        let header = RequestHeader {
+            op: op.to_string(),
+            params: params.clone(),
+        };
+        if write_frame(&mut self.requests, &header, inputs).is_err() {
+            return Err(Lost::Died);
+        }
+        let (reply, outputs) = match read_frame::<ReplyHeader>(&mut self.replies) {
+            Ok(frame) => frame,
+            Err(WireError::Closed) => return Err(Lost::Died),
+            Err(WireError::Malformed(why)) => return Err(Lost::Garbled(why)),
+        };
+        let status = match reply.status {
+            ReplyStatus::Ok => return Ok(Outputs(outputs)),
+            ReplyStatus::Failed => CheckStatus::Failed,
+            ReplyStatus::NotStarted => CheckStatus::NotStarted,
+            ReplyStatus::Panicked => CheckStatus::Panicked,
+        };
+        Err(Lost::Failed(Failure {
+            status,
+            message: reply.message.unwrap_or_default(),
+            mismatch: None,
+            location: reply.location,
+        }))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Ends this process as the adapter ended: the same exit code, or the same
+/// signal.
+fn end_like(status: Option<std::process::ExitStatus>) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    if let Some(status) = status {
+        if let Some(code) = status.code() {
+            std::process::exit(code);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            if let Some(signal) = status.signal() {
+                // SAFETY: restoring the default action and raising a signal.
+                unsafe {
+                    libc::signal(signal, libc::SIG_DFL);
+                    libc::raise(signal);
+                }
+            }
+        }
+    }
+    std::process::exit(3);
+}
