@@ -56,6 +56,8 @@ struct State {
     reference: Option<Link>,
     /// Op → the loosest tolerance of its fixture cases.
     pinned: HashMap<String, Tolerance>,
+    /// Folders of inputs the adapter may read besides its own binary's.
+    readable: Vec<PathBuf>,
 }
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
@@ -71,6 +73,7 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
         student: None,
         reference: None,
         pinned: HashMap::new(),
+        readable: Vec::new(),
     });
     f(state)
 }
@@ -95,6 +98,12 @@ pub fn pin(op: &str, tolerance: Tolerance) {
         entry.atol = entry.atol.max(tolerance.atol);
         entry.rtol = entry.rtol.max(tolerance.rtol);
     });
+}
+
+/// Lets the adapter read `path` (a folder or file of inputs only, such as
+/// a model checkpoint: never expected values). Call it before the first call.
+pub fn allow_read(path: &std::path::Path) {
+    with_state(|state| state.readable.push(path.to_path_buf()));
 }
 
 /// Calls `op` of the student's code, and of the reference when there is one
@@ -138,9 +147,9 @@ pub fn call_student(
     let path = with_state(|s| s.config.adapter.clone()).ok_or_else(|| {
         Failure::fixture("this worker was started without --adapter, which it needs")
     })?;
-    let sandbox = with_state(|s| s.config.sandbox);
     let result = with_state(|state| {
         if state.student.is_none() {
+            let sandbox = state.config.sandbox.then(|| state.readable.clone());
             state.student = Some(Link::spawn(&path, sandbox)?);
         }
         Ok::<_, Failure>(
@@ -184,7 +193,7 @@ fn call_reference(
     };
     with_state(|state| {
         if state.reference.is_none() {
-            state.reference = Some(Link::spawn(&path, false)?);
+            state.reference = Some(Link::spawn(&path, None)?);
         }
         match state
             .reference
@@ -224,15 +233,16 @@ struct Link {
 }
 
 impl Link {
-    fn spawn(path: &std::path::Path, sandboxed: bool) -> Result<Link, Failure> {
+    /// Starts an adapter; `sandbox` (the extra readable paths) confines it.
+    fn spawn(path: &std::path::Path, sandbox: Option<Vec<PathBuf>>) -> Result<Link, Failure> {
         let mut command = Command::new(path);
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .env("RUST_BACKTRACE", "0");
-        if sandboxed {
-            crate::confine::confine(&mut command, path);
+        if let Some(readable) = sandbox {
+            crate::confine::confine(&mut command, path, &readable);
         }
         let mut child = command.spawn().map_err(|e| {
             Failure::fixture(format!("cannot start the adapter {}: {e}", path.display()))
