@@ -137,6 +137,7 @@ pub fn run_grade(args: &GradeArgs) -> Result<i32> {
         only: args.case.clone(),
         echo_build: args.format == Format::Human || args.output.is_some(),
         references: Default::default(),
+        sandbox_uid: None,
     };
     if options.echo_build {
         let _ = writeln!(

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use grader_kit::sandbox::Prepared;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Exercise, Kit};
@@ -56,11 +58,30 @@ pub fn build_workers(
     target: Target,
     echo: bool,
 ) -> Result<Built> {
+    build_confined(kit, exercises, target, echo, None)
+}
+
+/// [`build_workers`], with cargo (and so rustc, and every macro the
+/// student's code expands) inside `sandbox` when given: a submission's
+/// `include_bytes!` of a file outside its staged copy then fails to compile.
+/// Offline: the sandbox has no network, and the kit's own builds fetched
+/// every dependency already.
+pub fn build_confined(
+    kit: &Kit,
+    exercises: &[Exercise],
+    target: Target,
+    echo: bool,
+    sandbox: Option<&Arc<Prepared>>,
+) -> Result<Built> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
     command
         .current_dir(&kit.root)
         .args(["build", "--message-format=json", "--keep-going"]);
+    if let Some(sandbox) = sandbox {
+        command.arg("--offline");
+        sandbox.apply_to(&mut command);
+    }
     if !cfg!(debug_assertions) {
         // Workers are built in the profile the grader itself was built in.
         command.arg("--release");

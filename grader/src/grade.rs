@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use grader_kit::manifest::{FixtureError, Manifest};
 use grader_kit::protocol::{CheckStatus, Record};
+use grader_kit::sandbox::Protections;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Exercise, Kit};
@@ -110,6 +111,21 @@ pub struct RunReport {
     pub score: f64,
     pub max_score: f64,
     pub exercises: Vec<ExerciseReport>,
+    /// Trusted mode (`grade --submission(s)`): what confined the student's
+    /// build and code, and whether a reference solution judged them too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
+}
+
+/// The protections a trusted run had in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Isolation {
+    /// The student's `cargo build`.
+    pub build: Option<Protections>,
+    /// The adapters, the processes that ran the student's code.
+    pub adapter: Option<Protections>,
+    /// Random inputs were also judged against the reference solution.
+    pub reference: bool,
 }
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -150,6 +166,8 @@ pub struct Options {
     /// Exercise id → the reference solution's adapter (trusted mode): the
     /// judge compares the student's outputs on random inputs with it.
     pub references: BTreeMap<String, PathBuf>,
+    /// The uid the adapters run as when the grader is root (trusted mode).
+    pub sandbox_uid: Option<u32>,
 }
 
 /// Checks the sha256 of every fixture file the selected exercises use.
@@ -209,6 +227,7 @@ pub fn grade_built(
         score: exercises.iter().map(|e| e.score).sum(),
         max_score: exercises.iter().map(|e| e.points).sum(),
         exercises,
+        isolation: None,
     }
 }
 
@@ -289,6 +308,9 @@ fn grade_one(
     }
     if let Some(adapter) = adapter {
         args.extend(["--adapter".to_string(), adapter.display().to_string()]);
+    }
+    if let Some(uid) = options.sandbox_uid {
+        args.extend(["--sandbox-uid".to_string(), uid.to_string()]);
     }
     if let Some(reference) = options.references.get(&exercise.id) {
         args.extend(["--reference".to_string(), reference.display().to_string()]);

@@ -67,6 +67,7 @@ impl RunArgs {
             only: None,
             echo_build: false,
             references: Default::default(),
+            sandbox_uid: None,
         }
     }
 

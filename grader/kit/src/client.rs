@@ -48,6 +48,8 @@ struct Config {
     adapter: Option<PathBuf>,
     reference: Option<PathBuf>,
     sandbox: bool,
+    /// The unprivileged uid to run the adapter as, when the judge is root.
+    uid: Option<u32>,
 }
 
 struct State {
@@ -69,6 +71,7 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
             adapter: None,
             reference: None,
             sandbox: true,
+            uid: None,
         },
         student: None,
         reference: None,
@@ -85,6 +88,7 @@ pub fn configure(args: &WorkerArgs) {
             adapter: args.adapter.clone(),
             reference: args.reference.clone(),
             sandbox: !args.no_sandbox,
+            uid: args.sandbox_uid,
         }
     });
 }
@@ -149,7 +153,10 @@ pub fn call_student(
     })?;
     let result = with_state(|state| {
         if state.student.is_none() {
-            let sandbox = state.config.sandbox.then(|| state.readable.clone());
+            let sandbox = state
+                .config
+                .sandbox
+                .then(|| (state.readable.clone(), state.config.uid));
             state.student = Some(Link::spawn(&path, sandbox)?);
         }
         Ok::<_, Failure>(
@@ -234,15 +241,18 @@ struct Link {
 
 impl Link {
     /// Starts an adapter; `sandbox` (the extra readable paths) confines it.
-    fn spawn(path: &std::path::Path, sandbox: Option<Vec<PathBuf>>) -> Result<Link, Failure> {
+    fn spawn(
+        path: &std::path::Path,
+        sandbox: Option<(Vec<PathBuf>, Option<u32>)>,
+    ) -> Result<Link, Failure> {
         let mut command = Command::new(path);
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .env("RUST_BACKTRACE", "0");
-        if let Some(readable) = sandbox {
-            crate::confine::confine(&mut command, path, &readable);
+        if let Some((readable, uid)) = sandbox {
+            crate::confine::confine(&mut command, path, &readable, uid);
         }
         let mut child = command.spawn().map_err(|e| {
             Failure::fixture(format!("cannot start the adapter {}: {e}", path.display()))

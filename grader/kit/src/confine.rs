@@ -1,8 +1,63 @@
-//! Where the judge confines an adapter before it runs student code.
+//! Where the judge confines an adapter before it runs student code: the
+//! sandbox's adapter policy (see [`crate::sandbox`]), plus the input-only
+//! paths the judge allows, plus the unprivileged uid the launcher picks in
+//! trusted mode.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
-/// Applies the sandbox to `command`, which will run the adapter `binary`;
-/// it may also read `readable`.
-pub fn confine(_command: &mut Command, _binary: &Path, _readable: &[PathBuf]) {}
+use crate::sandbox::{Policy, Prepared, Protections};
+
+/// The adapter policy for `binary`. `uid`: the unprivileged user to run as
+/// when the judge is root (trusted mode); the drop is left out when that
+/// user could not reach the binary or a readable path.
+pub fn policy(binary: &Path, readable: &[PathBuf], uid: Option<u32>) -> Policy {
+    let mut policy = Policy::for_adapter(binary);
+    policy.read.extend(readable.iter().cloned());
+    let reachable = std::iter::once(binary)
+        .chain(readable.iter().map(PathBuf::as_path))
+        .all(reachable_by_others);
+    match uid.filter(|_| reachable) {
+        Some(uid) if policy.drop_to_uid.is_some() => policy.drop_to_uid = Some((uid, uid)),
+        _ => {
+            policy.drop_to_uid = None;
+            policy.max_processes = None;
+        }
+    }
+    policy
+}
+
+/// What [`confine`] puts in force with these arguments.
+pub fn protections(binary: &Path, readable: &[PathBuf], uid: Option<u32>) -> Protections {
+    Prepared::prepare(&policy(binary, readable, uid)).protections()
+}
+
+/// Applies the sandbox to `command`, which will run the adapter `binary`.
+pub fn confine(command: &mut Command, binary: &Path, readable: &[PathBuf], uid: Option<u32>) {
+    Arc::new(Prepared::prepare(&policy(binary, readable, uid))).apply_to(command);
+}
+
+/// Whether a user other than the owner can reach `path`: every folder on
+/// the way searchable by others, the file itself readable by others.
+fn reachable_by_others(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(path) = std::fs::canonicalize(path) else {
+            return false;
+        };
+        let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode());
+        let file_ok = mode(&path).is_ok_and(|m| m & 0o004 != 0);
+        file_ok
+            && path
+                .ancestors()
+                .skip(1)
+                .all(|dir| mode(dir).is_ok_and(|m| m & 0o001 != 0))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}

@@ -91,6 +91,10 @@ pub struct WorkerArgs {
     pub reference: Option<PathBuf>,
     /// Run the adapter without the sandbox (`--no-sandbox`, for debugging).
     pub no_sandbox: bool,
+    /// When the judge runs as root: the uid the adapter runs as (trusted
+    /// mode gives each submission its own, so that a fork bomb's process
+    /// limit never reaches another student's run).
+    pub sandbox_uid: Option<u32>,
 }
 
 impl WorkerArgs {
@@ -101,6 +105,7 @@ impl WorkerArgs {
         let mut only = None;
         let mut token_on_stdin = false;
         let (mut adapter, mut reference, mut no_sandbox) = (None, None, false);
+        let mut sandbox_uid = None;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -117,6 +122,13 @@ impl WorkerArgs {
                 "--adapter" => adapter = Some(PathBuf::from(value()?)),
                 "--reference" => reference = Some(PathBuf::from(value()?)),
                 "--no-sandbox" => no_sandbox = true,
+                "--sandbox-uid" => {
+                    let text = value()?;
+                    sandbox_uid = Some(
+                        text.parse()
+                            .map_err(|_| format!("--sandbox-uid wants a number, got {text:?}"))?,
+                    )
+                }
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -128,6 +140,7 @@ impl WorkerArgs {
             adapter,
             reference,
             no_sandbox,
+            sandbox_uid,
         })
     }
 }

@@ -8,10 +8,12 @@
 //! - [`properties`]: property checks shared by exercises (feature `tensors`);
 //! - [`random`]: seeded random tensors for property checks (feature `tensors`).
 
+pub mod confine;
 pub mod harness;
 pub mod manifest;
 pub mod params;
 pub mod protocol;
+pub mod sandbox;
 
 #[cfg(feature = "tensors")]
 pub mod adapter;
@@ -19,8 +21,6 @@ pub mod adapter;
 pub mod client;
 #[cfg(feature = "tensors")]
 pub mod compare;
-#[cfg(feature = "tensors")]
-mod confine;
 #[cfg(feature = "tensors")]
 pub mod fixtures;
 #[cfg(feature = "tensors")]

@@ -24,9 +24,17 @@ use clap::Args;
 use super::{copy_file, copy_tree, release, touch_tree};
 use crate::catalog::{Exercise, Kit};
 use crate::compile::{self, Target};
-use crate::grade::{self, Options, RunReport};
+use crate::grade::{self, Isolation, Options, RunReport};
 use crate::report::{self, Format};
 use crate::settings::{check_names, RunArgs};
+use grader_kit::confine;
+use grader_kit::sandbox::{Policy, Prepared};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// The uids submissions' adapters run as when the grader is root: the first
+/// and how many (they need no account; nothing else should use them).
+const SANDBOX_UIDS: (u32, u32) = (61000, 1000);
 
 /// Files bigger than this are not taken from a submission.
 const MAX_SOURCE_BYTES: u64 = 1 << 20;
@@ -105,6 +113,8 @@ pub struct Session {
     pub options: Options,
     /// The shared build cache was empty: the first build compiles candle.
     pub cold: bool,
+    /// The cargo target dir every submission builds in.
+    pub cargo_target: PathBuf,
     build_lock: Mutex<()>,
 }
 
@@ -140,11 +150,15 @@ impl Session {
         if own_target.as_deref() == Some(cargo_target.as_path()) {
             bail!("--cargo-target must not be the kit's own target dir: cargo would take the students' crates for your own");
         }
+        // The reference adapters are built once, from the instructor's own
+        // kit and in its own target dir, before any student's build.
+        let references = reference_adapters(&instructor, &selected, &work)?;
         // Every cargo this process starts builds there.
         std::env::set_var("CARGO_TARGET_DIR", &cargo_target);
         let base = work.join("base");
         release::release(&instructor, &base, true).context("making the clean copy")?;
-        let options = run.options(&instructor, run.seed_or_fresh());
+        let mut options = run.options(&instructor, run.seed_or_fresh());
+        options.references = references;
         Ok(Session {
             ids: selected.iter().map(|e| e.id.clone()).collect(),
             instructor,
@@ -152,6 +166,7 @@ impl Session {
             work,
             options,
             cold,
+            cargo_target,
             build_lock: Mutex::new(()),
         })
     }
@@ -162,7 +177,7 @@ impl Session {
         let root = find_root(submission)?;
         let staging_dir = self.work.join("students").join(name);
         let workers_dir = staging_dir.join("workers");
-        let (kit, selected, built, staging) = {
+        let (kit, selected, built, staging, build_protections) = {
             let _turn = self.build_lock.lock().unwrap_or_else(|e| e.into_inner());
             if staging_dir.exists() {
                 std::fs::remove_dir_all(&staging_dir)
@@ -176,7 +191,11 @@ impl Session {
             let kit = Kit::load(&kit_dir)?;
             let selected = kit.select(&self.ids)?;
             let all = kit.with_prerequisites(&selected);
-            let mut built = compile::build_workers(&kit, &all, Target::Exercises, echo)?;
+            let build_policy = Policy::for_build(&kit_dir, &self.cargo_target);
+            let build_sandbox = Arc::new(Prepared::prepare(&build_policy));
+            let build_protections = Some(build_sandbox.protections());
+            let mut built =
+                compile::build_confined(&kit, &all, Target::Exercises, echo, Some(&build_sandbox))?;
             for exe in built
                 .workers
                 .values_mut()
@@ -186,12 +205,66 @@ impl Session {
                 copy_file(exe, &copy, false)?;
                 *exe = copy;
             }
-            (kit, selected, built, staging)
+            (kit, selected, built, staging, build_protections)
         };
-        let report = grade::grade_built(&kit, &selected, &built, &self.options, &mut |_| {});
+        // Each submission's adapters run as a uid of their own (when we are
+        // root), so that one's fork bomb cannot starve another's threads.
+        static NEXT_UID: AtomicU32 = AtomicU32::new(0);
+        let mut options = self.options.clone();
+        options.sandbox_uid =
+            Some(SANDBOX_UIDS.0 + NEXT_UID.fetch_add(1, Ordering::Relaxed) % SANDBOX_UIDS.1);
+        let mut report = grade::grade_built(&kit, &selected, &built, &options, &mut |_| {});
+        report.isolation = Some(Isolation {
+            build: build_protections,
+            adapter: built
+                .adapters
+                .values()
+                .next()
+                .map(|exe| confine::protections(exe, &[], options.sandbox_uid)),
+            reference: !options.references.is_empty(),
+        });
         let _ = std::fs::remove_dir_all(&workers_dir);
         Ok(Graded { report, staging })
     }
+}
+
+/// The reference solution's adapters, when the kit has `solutions/`:
+/// judges send the random inputs of their checks to both the student's
+/// adapter and these, and compare (see `grader_kit::client`). Copied into
+/// `work/reference/` so that no later build can replace them.
+fn reference_adapters(
+    kit: &Kit,
+    selected: &[Exercise],
+    work: &Path,
+) -> Result<std::collections::BTreeMap<String, PathBuf>> {
+    let mut references = std::collections::BTreeMap::new();
+    if !kit.has_solutions() {
+        return Ok(references);
+    }
+    let all: Vec<Exercise> = kit
+        .with_prerequisites(selected)
+        .into_iter()
+        .filter(|e| kit.has_adapter(e))
+        .collect();
+    if all.is_empty() {
+        return Ok(references);
+    }
+    eprintln!("Building the reference solutions' adapters...");
+    let built = compile::build_workers(kit, &all, Target::Solutions, false)?;
+    if let Some(error) = built.errors.values().next() {
+        bail!(
+            "the reference solutions do not compile ({}: {}); fix them or grade without solutions/",
+            error.package,
+            error.message
+        );
+    }
+    let dir = work.join("reference");
+    for (id, exe) in built.adapters {
+        let copy = dir.join(exe.file_name().context("an adapter has a name")?);
+        copy_file(&exe, &copy, false)?;
+        references.insert(id, copy);
+    }
+    Ok(references)
 }
 
 /// The folder of a checkout that holds `exercises/`: DIR itself or its one

@@ -35,12 +35,17 @@ pub fn render(report: &RunReport) -> String {
             })
         })
         .collect();
+    let mut output = format!(
+        "Graded with seed {} against {} ({} of {} points).",
+        report.seed, report.fixtures, report.score, report.max_score
+    );
+    if let Some(isolation) = &report.isolation {
+        output.push_str("\n\n");
+        output.push_str(&super::isolation_lines(isolation));
+    }
     let results = json!({
         "score": report.score,
-        "output": format!(
-            "Graded with seed {} against {} ({} of {} points).",
-            report.seed, report.fixtures, report.score, report.max_score
-        ),
+        "output": output,
         "stdout_visibility": "visible",
         "tests": tests,
     });

@@ -67,6 +67,9 @@ pub fn render(report: &RunReport, color: bool) -> String {
         "\n  total {:.2} / {} points",
         report.score, report.max_score
     );
+    if let Some(isolation) = &report.isolation {
+        let _ = writeln!(out, "\n{}", super::isolation_lines(isolation));
+    }
     // A skipped check neither earns nor loses points, but say so: it names
     // what to fetch to run it.
     for exercise in &report.exercises {

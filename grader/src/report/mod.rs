@@ -34,6 +34,33 @@ pub fn render(report: &RunReport, format: Format, color: bool) -> String {
     }
 }
 
+/// What confined a trusted run, in a few lines; a warning first when the
+/// student's code was not isolated here.
+pub fn isolation_lines(isolation: &crate::grade::Isolation) -> String {
+    let mut lines = Vec::new();
+    let isolated = [&isolation.build, &isolation.adapter]
+        .iter()
+        .all(|p| p.as_ref().is_some_and(|p| p.isolated()));
+    if !isolated {
+        lines.push("WARNING: isolation was not available on this machine (Linux Landlock is needed): the student's build and code could read files outside their copy, so these grades are not protected against a dishonest submission.".to_string());
+    }
+    if let Some(build) = &isolation.build {
+        lines.push(format!("  build: {}", build.summary()));
+    }
+    if let Some(adapter) = &isolation.adapter {
+        lines.push(format!("  student code: {}", adapter.summary()));
+    }
+    lines.push(format!(
+        "  reference solution: {}",
+        if isolation.reference {
+            "random inputs were judged against it too"
+        } else {
+            "not available (no solutions/ in this kit): random inputs were judged by properties only"
+        }
+    ));
+    format!("Isolation:\n{}", lines.join("\n"))
+}
+
 /// The checks of an exercise that did not pass (nor were skipped).
 pub fn problems(exercise: &ExerciseReport) -> impl Iterator<Item = &Record> {
     exercise
