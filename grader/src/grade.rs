@@ -266,6 +266,12 @@ fn grade_one(
             Some(location) => format!("{location}: error: {}", error.message),
             None => format!("error: {}", error.message),
         };
+        if grader_kit::sandbox::denied(&error.message) {
+            report.summary = format!(
+                "blocked: the submission tried to read a file outside its sandbox at compile time ({})",
+                report.summary
+            );
+        }
         report.compile_error = Some(error.clone());
         return report;
     }

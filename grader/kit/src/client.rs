@@ -288,9 +288,15 @@ impl Link {
             ReplyStatus::NotStarted => CheckStatus::NotStarted,
             ReplyStatus::Panicked => CheckStatus::Panicked,
         };
+        let mut message = reply.message.unwrap_or_default();
+        if crate::sandbox::denied(&message) {
+            message = format!(
+                "blocked: the submission tried to reach something outside its sandbox (a file, the network, another process): {message}"
+            );
+        }
         Err(Lost::Failed(Failure {
             status,
-            message: reply.message.unwrap_or_default(),
+            message,
             mismatch: None,
             location: reply.location,
         }))
