@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
-# Builds the Gradescope autograder zip: setup.sh, run_autograder, the student
-# kit (`grader release`: no solutions) in kit/, and, when given, a hidden
-# fixture set in fixtures-hidden/.
+# Builds the Gradescope autograder zip: setup.sh, run_autograder, the kit in
+# kit/, and, when given, a hidden fixture set in fixtures-hidden/.
 #
-# Usage: ci-templates/gradescope/make-autograder.sh OUT.zip [HIDDEN_FIXTURES_DIR]
-#   e.g. ci-templates/gradescope/make-autograder.sh autograder.zip fixtures-hidden
+# Usage: ci-templates/gradescope/make-autograder.sh [--with-solutions] OUT.zip [HIDDEN_FIXTURES_DIR]
+#   e.g. ci-templates/gradescope/make-autograder.sh --with-solutions autograder.zip fixtures-hidden
+#
+# By default kit/ is the student kit (`grader release`: no solutions), and
+# random inputs are judged by properties only. With --with-solutions it is
+# your whole kit (the files git tracks), solutions included: the judges then
+# also compare each submission's outputs on random inputs with the reference
+# solution's. The submission's build and code run in the sandbox, which
+# cannot read kit/ (see INSTRUCTORS.md, "What a grade is protected against");
+# where the report says isolation was not available, ship the default zip.
 set -euo pipefail
-out=$(realpath -m "${1:?usage: make-autograder.sh OUT.zip [HIDDEN_FIXTURES_DIR]}")
+with_solutions=0
+if [ "${1:-}" = "--with-solutions" ]; then
+    with_solutions=1
+    shift
+fi
+out=$(realpath -m "${1:?usage: make-autograder.sh [--with-solutions] OUT.zip [HIDDEN_FIXTURES_DIR]}")
 hidden=${2:-}
 cd "$(dirname "$0")/../.."
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo run -q -p grader -- release --out "$work/kit"
+if [ "$with_solutions" = 1 ]; then
+    mkdir -p "$work/kit"
+    git ls-files -z | xargs -0 cp --parents -t "$work/kit"
+else
+    cargo run -q -p grader -- release --out "$work/kit"
+fi
 cp ci-templates/gradescope/setup.sh ci-templates/gradescope/run_autograder "$work/"
 if [ -n "$hidden" ]; then
     [ -f "$hidden/manifest.yaml" ] || { echo "$hidden has no manifest.yaml" >&2; exit 1; }

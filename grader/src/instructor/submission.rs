@@ -157,6 +157,7 @@ impl Session {
         std::env::set_var("CARGO_TARGET_DIR", &cargo_target);
         let base = work.join("base");
         release::release(&instructor, &base, true).context("making the clean copy")?;
+        fetch_dependencies(&base);
         let mut options = run.options(&instructor, run.seed_or_fresh());
         options.references = references;
         Ok(Session {
@@ -225,6 +226,20 @@ impl Session {
         });
         let _ = std::fs::remove_dir_all(&workers_dir);
         Ok(Graded { report, staging })
+    }
+}
+
+/// Downloads every dependency of the clean copy, outside the sandbox: the
+/// students' builds run offline (their sandbox has no network). Nothing to
+/// do, and no network needed, when the cache has them all.
+fn fetch_dependencies(base: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let fetched = std::process::Command::new(cargo)
+        .current_dir(base)
+        .args(["fetch", "--quiet"])
+        .status();
+    if !fetched.is_ok_and(|s| s.success()) {
+        eprintln!("warning: `cargo fetch` in the clean copy failed; the sandboxed builds run offline and need every dependency downloaded");
     }
 }
 
