@@ -35,6 +35,8 @@ pub struct Built {
     pub workers: BTreeMap<String, PathBuf>,
     /// Exercise id → its adapter binary (exercises graded through one).
     pub adapters: BTreeMap<String, PathBuf>,
+    /// The binaries cargo did not rebuild in this run.
+    pub fresh: std::collections::BTreeSet<PathBuf>,
     /// Package name → its first error.
     pub errors: BTreeMap<String, CompileError>,
     /// The last lines cargo printed on stderr, for failures that are not
@@ -58,7 +60,34 @@ pub fn build_workers(
     target: Target,
     echo: bool,
 ) -> Result<Built> {
-    build_confined(kit, exercises, target, echo, None)
+    let built = build_confined(kit, exercises, target, echo, None)?;
+    let foreign = foreign_builds(kit, &built);
+    if foreign.is_empty() {
+        return Ok(built);
+    }
+    // Make this kit's files newer than the other build, then build again.
+    for build in &foreign {
+        if let Some(exercise) = kit.get(&build.exercise) {
+            for dir in ["exercises", "solutions", "grader/checks", "grader/adapters"] {
+                let path = kit.root.join(dir).join(&exercise.dir);
+                if path.is_dir() {
+                    crate::instructor::touch_tree(&path)?;
+                }
+            }
+        }
+    }
+    let built = build_confined(kit, exercises, target, echo, None)?;
+    if let Some(build) = foreign_builds(kit, &built).first() {
+        anyhow::bail!(
+            "the grader's worker {} for exercise {} was not built from this kit's files: {}. \
+             Another checkout of the kit probably shares this cargo target dir; give this one its own \
+             (unset CARGO_TARGET_DIR, or set it to a folder of its own) and run again.",
+            build.binary.display(),
+            build.exercise,
+            build.why
+        );
+    }
+    Ok(built)
 }
 
 /// [`build_workers`], with cargo (and so rustc, and every macro the
@@ -127,6 +156,118 @@ pub fn build_confined(
     Ok(built)
 }
 
+/// Why a built binary cannot be trusted to come from this kit's files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignBuild {
+    pub exercise: String,
+    pub binary: PathBuf,
+    pub why: String,
+}
+
+/// Checks that every worker and adapter of `built` was compiled from this
+/// kit's files. Cargo decides freshness by modification times and hashes a
+/// workspace member's path relative to its workspace, so two checkouts that
+/// share a target dir share artifacts: after B builds, A's older files look
+/// fresh and A would run B's worker. So after each build that compiled a
+/// binary we record beside it which kit built it and a hash of the sources
+/// it was built from (from cargo's dep-info, `<binary>.d`); a binary cargo
+/// calls fresh must carry the record of this kit and of these sources.
+pub fn foreign_builds(kit: &Kit, built: &Built) -> Vec<ForeignBuild> {
+    let root = std::fs::canonicalize(&kit.root).unwrap_or_else(|_| kit.root.clone());
+    let mut foreign = Vec::new();
+    for (id, exe) in built.workers.iter().chain(&built.adapters) {
+        let origin = Origin::of(&root, exe);
+        let record = exe.with_extension("grader-origin");
+        if !built.fresh.contains(exe) {
+            let _ = std::fs::write(&record, origin.render());
+            continue;
+        }
+        let recorded = std::fs::read_to_string(&record).unwrap_or_default();
+        let mut lines = recorded.lines();
+        let (built_in, sources) = (lines.next(), lines.next());
+        if sources != Some(origin.sources.as_str()) {
+            foreign.push(ForeignBuild {
+                exercise: id.clone(),
+                binary: exe.clone(),
+                why: match built_in {
+                    Some(other) if other != root.display().to_string() => format!(
+                        "it was built from {other}, whose files differ (another checkout sharing this cargo target dir)"
+                    ),
+                    Some(_) => "its sources changed since it was built, and cargo did not see it"
+                        .to_string(),
+                    None => "nothing records which files it was built from".to_string(),
+                },
+            });
+        }
+    }
+    foreign
+}
+
+/// Which kit built a binary, and a hash of the sources (their paths in the
+/// kit and their contents) it was built from.
+struct Origin {
+    root: PathBuf,
+    sources: String,
+}
+
+impl Origin {
+    fn of(root: &Path, exe: &Path) -> Origin {
+        use sha2::{Digest, Sha256};
+        let text = std::fs::read_to_string(exe.with_extension("d")).unwrap_or_default();
+        let first_line = text.lines().next().unwrap_or_default();
+        let mut sources: Vec<String> = first_line
+            .split_once(": ")
+            .map_or(vec![], |(_, deps)| dep_paths(deps))
+            .into_iter()
+            .filter(|p| Path::new(p).starts_with(root))
+            .collect();
+        sources.sort();
+        let mut hash = Sha256::new();
+        // Paths relative to the kit: two copies with the same files agree.
+        for source in &sources {
+            let relative = Path::new(source)
+                .strip_prefix(root)
+                .unwrap_or(Path::new(source));
+            hash.update(relative.to_string_lossy().as_bytes());
+            hash.update([0]);
+            hash.update(std::fs::read(source).unwrap_or_default());
+        }
+        Origin {
+            root: root.to_path_buf(),
+            sources: format!("{:x}", hash.finalize()),
+        }
+    }
+
+    fn render(&self) -> String {
+        format!("{}\n{}\n", self.root.display(), self.sources)
+    }
+}
+
+/// The paths of a dep-info line, with make's `\ ` for spaces undone.
+fn dep_paths(line: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut current = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => {
+                current.push(' ');
+                chars.next();
+            }
+            ' ' => {
+                if !current.is_empty() {
+                    paths.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        paths.push(current);
+    }
+    paths
+}
+
 /// Reads one JSON message of `cargo build --message-format=json`.
 fn read_message(kit: &Kit, line: &str, built: &mut Built) {
     let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
@@ -140,14 +281,16 @@ fn read_message(kit: &Kit, line: &str, built: &mut Built) {
                 message["executable"].as_str(),
                 kit.exercise_of_package(&package),
             ) {
-                if package == exercise.check_package() {
-                    built
-                        .workers
-                        .insert(exercise.id.clone(), PathBuf::from(exe));
+                let binaries = if package == exercise.check_package() {
+                    &mut built.workers
                 } else if package == exercise.adapter_package() {
-                    built
-                        .adapters
-                        .insert(exercise.id.clone(), PathBuf::from(exe));
+                    &mut built.adapters
+                } else {
+                    return;
+                };
+                binaries.insert(exercise.id.clone(), PathBuf::from(exe));
+                if message["fresh"].as_bool() == Some(true) {
+                    built.fresh.insert(PathBuf::from(exe));
                 }
             }
         }
@@ -218,6 +361,14 @@ fn tail_and_echo(stream: impl Read, echo: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dep_info_paths_keep_their_spaces() {
+        assert_eq!(
+            dep_paths("/a/b\\ c/x.rs /d.rs"),
+            vec!["/a/b c/x.rs".to_string(), "/d.rs".to_string()]
+        );
+    }
 
     #[test]
     fn package_names_come_out_of_every_id_style() {

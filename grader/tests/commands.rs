@@ -763,3 +763,39 @@ fn a_student_never_gets_another_students_build() {
         "{gradebook}"
     );
 }
+
+/// Two checkouts of the kit sharing one cargo target dir: cargo decides
+/// freshness by modification times, so after B builds, A's unchanged files
+/// look fresh and A would run B's worker. The launcher checks where each
+/// worker was built from (cargo's dep-info) and rebuilds A's.
+#[test]
+fn two_checkouts_sharing_a_target_never_run_each_others_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    copy_kit(&a);
+    copy_kit(&b);
+    write(
+        &b.join("exercises/01-passes/src/lib.rs"),
+        "pub fn answer() -> u32 {\n    41\n}\n",
+    );
+    let _turn = take_turn();
+    let score = |kit: &Path| {
+        let report = dir.path().join("report.json");
+        let output = grader(kit)
+            .args(["01", "--seed", "1", "--format", "json", "--kit"])
+            .arg(kit)
+            .arg("--output")
+            .arg(&report)
+            .output()
+            .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap_or_default())
+                .unwrap_or_else(|_| panic!("no report: {}", text(&output)));
+        json["exercises"][0]["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(score(&a), "passed");
+    assert_eq!(score(&b), "failed");
+    // A's files are older than B's build: without the check, A runs B's worker.
+    assert_eq!(score(&a), "passed");
+    assert_eq!(score(&b), "failed");
+}

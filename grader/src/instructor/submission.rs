@@ -192,11 +192,22 @@ impl Session {
             let kit = Kit::load(&kit_dir)?;
             let selected = kit.select(&self.ids)?;
             let all = kit.with_prerequisites(&selected);
-            let build_policy = Policy::for_build(&kit_dir, &self.cargo_target);
+            let mut build_policy = Policy::for_build(&kit_dir, &self.cargo_target);
+            build_policy.read.extend(grader_kit_sources());
             let build_sandbox = Arc::new(Prepared::prepare(&build_policy));
             let build_protections = Some(build_sandbox.protections());
             let mut built =
                 compile::build_confined(&kit, &all, Target::Exercises, echo, Some(&build_sandbox))?;
+            // Touched above, so cargo rebuilt every crate of this copy; a
+            // binary it calls fresh with another copy's record would be
+            // another student's build.
+            if let Some(foreign) = compile::foreign_builds(&kit, &built).first() {
+                bail!(
+                    "the worker {} of {name} was not built from its staged copy ({}); grade again",
+                    foreign.binary.display(),
+                    foreign.why
+                );
+            }
             for exe in built
                 .workers
                 .values_mut()
@@ -227,6 +238,19 @@ impl Session {
         let _ = std::fs::remove_dir_all(&workers_dir);
         Ok(Graded { report, staging })
     }
+}
+
+/// The grader-kit sources this grader was built with, and their workspace's
+/// manifest: a kit whose manifests point at them by path (the grader's own
+/// test kits do) reads them while it builds. They hold no expected value.
+fn grader_kit_sources() -> Vec<PathBuf> {
+    let grader = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Cargo looks for the workspace root of grader-kit upward from it.
+    let mut paths = vec![grader.join("kit"), grader.join("Cargo.toml")];
+    if let Some(root) = grader.parent() {
+        paths.push(root.join("Cargo.toml"));
+    }
+    paths
 }
 
 /// Downloads every dependency of the clean copy, outside the sandbox: the

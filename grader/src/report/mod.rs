@@ -40,7 +40,7 @@ pub fn isolation_lines(isolation: &crate::grade::Isolation) -> String {
     let mut lines = Vec::new();
     let isolated = [&isolation.build, &isolation.adapter]
         .iter()
-        .all(|p| p.as_ref().is_some_and(|p| p.isolated()));
+        .all(|p| p.as_ref().is_none_or(|p| p.isolated()));
     if !isolated {
         lines.push("WARNING: isolation was not available on this machine (Linux Landlock is needed): the student's build and code could read files outside their copy, so these grades are not protected against a dishonest submission.".to_string());
     }
