@@ -1,6 +1,7 @@
 //! The kit on disk: `exercises/info.yaml`, the one list of exercises, and
 //! where each exercise's crates live.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -189,6 +190,40 @@ impl Kit {
     /// Whether the kit ships reference solutions (a released student kit does not).
     pub fn has_solutions(&self) -> bool {
         self.root.join("solutions").is_dir()
+    }
+
+    /// The catalogue of known mistakes of `exercise`
+    /// (`exercises/<dir>/mistakes.yaml`, beside its hints): mistake id → the
+    /// line a diagnosis prints. Empty when the file is missing or unreadable.
+    pub fn mistakes(&self, exercise: &Exercise) -> BTreeMap<String, String> {
+        #[derive(Deserialize)]
+        struct Catalogue {
+            mistakes: Vec<Mistake>,
+        }
+        #[derive(Deserialize)]
+        struct Mistake {
+            id: String,
+            says: String,
+            see: Option<String>,
+        }
+        let path = self.exercise_dir(exercise).join("mistakes.yaml");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return BTreeMap::new();
+        };
+        let Ok(catalogue) = serde_yaml::from_str::<Catalogue>(&text) else {
+            return BTreeMap::new();
+        };
+        catalogue
+            .mistakes
+            .into_iter()
+            .map(|m| {
+                let line = match m.see {
+                    Some(see) => format!("{}: see {see}", m.says),
+                    None => m.says,
+                };
+                (m.id, line)
+            })
+            .collect()
     }
 
     /// Whether `exercise` runs the student's code in an adapter

@@ -329,7 +329,13 @@ fn grade_one(
     };
     let outcome = run::run_worker(worker, &args, limits);
     report.duration_ms = outcome.elapsed.as_millis() as u64;
-    report.checks = outcome.records.into_iter().map(normalize).collect();
+    let mistakes = kit.mistakes(exercise);
+    report.checks = outcome
+        .records
+        .into_iter()
+        .map(normalize)
+        .map(|record| with_diagnosis(record, &mistakes))
+        .collect();
     if outcome.end != End::Finished {
         report.stderr_tail = outcome.stderr_tail.clone();
     }
@@ -382,6 +388,22 @@ fn normalize(mut record: Record) -> Record {
             .is_some_and(|m| m.starts_with("skipped:"))
     {
         record.status = CheckStatus::Skipped;
+    }
+    record
+}
+
+/// Fills in the line of a diagnosed mistake from the exercise's catalogue.
+fn with_diagnosis(mut record: Record, mistakes: &BTreeMap<String, String>) -> Record {
+    if let Some(diagnosis) = record.mismatch.as_mut().and_then(|m| m.diagnosis.as_mut()) {
+        diagnosis.says = mistakes
+            .get(&diagnosis.mistake)
+            .cloned()
+            .unwrap_or_else(|| {
+                format!(
+                    "your result equals the known mistake `{}`",
+                    diagnosis.mistake
+                )
+            });
     }
     record
 }

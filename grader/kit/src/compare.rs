@@ -49,6 +49,7 @@ pub fn compare(name: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> C
                 got_inf: 0,
                 atol: tol.atol,
                 rtol: tol.rtol,
+                diagnosis: None,
             })),
             ..Failure::new(format!(
                 "`{name}` has shape {got_shape:?}, expected {expected_shape:?}"
@@ -77,6 +78,7 @@ pub fn compare(name: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> C
         got_inf: stats.inf,
         atol: tol.atol,
         rtol: tol.rtol,
+        diagnosis: None,
     };
     Err(Failure {
         mismatch: Some(Box::new(mismatch)),

@@ -54,7 +54,13 @@ impl Fixtures {
             client::pin(&spec.op, spec.tolerance);
         }
         for spec in &list.cases {
-            for name in spec.inputs.values().chain(spec.expected.values()) {
+            let mistakes = spec.mistakes.values().flat_map(|m| m.values());
+            for name in spec
+                .inputs
+                .values()
+                .chain(spec.expected.values())
+                .chain(mistakes)
+            {
                 if !tensors.contains_key(name) {
                     return Err(FixtureError {
                         path: path.clone(),
@@ -208,12 +214,36 @@ impl Case {
         client::call_student(&self.spec.op, &self.params(), &inputs)
     }
 
-    /// Compares every expected output of the case with what the call returned.
+    /// Compares every expected output of the case with what the call
+    /// returned; a failure that equals a known mistake's output says so.
     pub fn check_outputs(&self, outputs: &Outputs) -> CheckResult {
         for name in self.spec.expected.keys() {
-            self.check(name, &outputs.get(name)?)?;
+            self.check(name, &outputs.get(name)?)
+                .map_err(|failure| self.diagnose(failure, outputs))?;
         }
         Ok(())
+    }
+
+    /// Adds to a failed comparison the first catalogued mistake whose every
+    /// output the student's outputs equal, within the case's tolerance.
+    fn diagnose(&self, mut failure: Failure, outputs: &Outputs) -> Failure {
+        let Some(mismatch) = failure.mismatch.as_mut() else {
+            return failure;
+        };
+        let matches = |wrong: &std::collections::BTreeMap<String, String>| {
+            wrong.iter().all(|(name, key)| {
+                outputs.get(name).is_ok_and(|got| {
+                    compare(name, &got, &self.tensors[key], self.spec.tolerance).is_ok()
+                })
+            })
+        };
+        if let Some((mistake, _)) = self.spec.mistakes.iter().find(|(_, wrong)| matches(wrong)) {
+            mismatch.diagnosis = Some(crate::protocol::Diagnosis {
+                mistake: mistake.clone(),
+                says: String::new(),
+            });
+        }
+        failure
     }
 }
 

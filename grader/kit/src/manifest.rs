@@ -58,6 +58,10 @@ pub struct CaseSpec {
     pub expected: BTreeMap<String, String>,
     #[serde(default)]
     pub tolerance: Tolerance,
+    /// Known mistakes: mistake id → output name → the tensor PyTorch gives
+    /// under that mistake. A failed case that equals one is diagnosed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mistakes: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     pub tags: Vec<String>,
 }

@@ -78,6 +78,20 @@ pub struct Mismatch {
     pub atol: f64,
     #[serde(with = "non_finite")]
     pub rtol: f64,
+    /// The known mistake whose output (PyTorch's, from the fixtures) the
+    /// student's result equals, when one does. Only ever adds a line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// A failed comparison recognised as a catalogued mistake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// The mistake's id in `exercises/<dir>/mistakes.yaml` and the fixtures.
+    pub mistake: String,
+    /// The catalogue's sentence, filled in by the launcher.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub says: String,
 }
 
 /// The line a worker prints after its last check. A worker that exits
@@ -172,6 +186,7 @@ mod tests {
             got_inf: 0,
             atol: 1e-5,
             rtol: 1e-4,
+            diagnosis: None,
         };
         let record = Record {
             group: "g".into(),

@@ -115,6 +115,9 @@ pub fn check_detail(record: &Record) -> String {
                 ));
             }
         }
+        if let Some(diagnosis) = &m.diagnosis {
+            lines.push(format!("diagnosis: {}", diagnosis.says));
+        }
     }
     lines.join("\n")
 }
