@@ -5,7 +5,7 @@ use candle_core::{DType, Tensor};
 
 use crate::harness::{CheckResult, Failure};
 use crate::manifest::Tolerance;
-use crate::protocol::Mismatch;
+use crate::protocol::{Mismatch, Rows};
 
 /// torch.isclose(got, expected, atol, rtol, equal_nan=True) for one element:
 /// |got − expected| ≤ atol + rtol·|expected|; NaN matches NaN; an infinity
@@ -50,6 +50,7 @@ pub fn compare(name: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> C
                 atol: tol.atol,
                 rtol: tol.rtol,
                 diagnosis: None,
+                rows: None,
             })),
             ..Failure::new(format!(
                 "`{name}` has shape {got_shape:?}, expected {expected_shape:?}"
@@ -79,6 +80,10 @@ pub fn compare(name: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> C
         atol: tol.atol,
         rtol: tol.rtol,
         diagnosis: None,
+        rows: name
+            .contains("weights")
+            .then(|| window(&got_values, &expected_values, &expected_shape, worst))
+            .flatten(),
     };
     Err(Failure {
         mismatch: Some(Box::new(mismatch)),
@@ -89,6 +94,42 @@ pub fn compare(name: &str, got: &Tensor, expected: &Tensor, tol: Tolerance) -> C
             tol.atol,
             tol.rtol
         ))
+    })
+}
+
+/// The rows around element `worst` of a tensor of `shape` (rank 2 or more),
+/// in the 2-D slice of its last two dimensions that holds it.
+fn window(got: &[f64], expected: &[f64], shape: &[usize], worst: usize) -> Option<Rows> {
+    let rank = shape.len();
+    if rank < 2 {
+        return None;
+    }
+    let (rows, cols) = (shape[rank - 2], shape[rank - 1]);
+    let index = unravel(worst, shape);
+    let (row, col) = (index[rank - 2], index[rank - 1]);
+    let start =
+        |at: usize, len: usize, max: usize| at.saturating_sub(max / 2).min(len.saturating_sub(max));
+    let (first_row, first_col) = (
+        start(row, rows, Rows::MAX_ROWS),
+        start(col, cols, Rows::MAX_COLS),
+    );
+    let slice_start = worst - row * cols - col;
+    let take = |values: &[f64]| {
+        (first_row..rows.min(first_row + Rows::MAX_ROWS))
+            .map(|r| {
+                (first_col..cols.min(first_col + Rows::MAX_COLS))
+                    .map(|c| Some(values[slice_start + r * cols + c]).filter(|v| v.is_finite()))
+                    .collect()
+            })
+            .collect()
+    };
+    Some(Rows {
+        slice: index[..rank - 2].to_vec(),
+        first_row,
+        first_col,
+        expected: take(expected),
+        got: take(got),
+        worst: (row - first_row, col - first_col),
     })
 }
 
@@ -153,6 +194,33 @@ fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_weights_comparison_keeps_the_rows_around_its_worst_element() {
+        use candle_core::Device;
+        let expected = Tensor::zeros((2, 20, 30), DType::F32, &Device::Cpu).unwrap();
+        let mut values = vec![0f32; 2 * 20 * 30];
+        values[600 + 15 * 30 + 29] = 0.9; // slice 1, row 15, column 29
+        let got = Tensor::from_vec(values, (2, 20, 30), &Device::Cpu).unwrap();
+        let tol = Tolerance {
+            atol: 1e-5,
+            rtol: 1e-4,
+        };
+        let failure = compare("weights", &got, &expected, tol).unwrap_err();
+        let rows = failure.mismatch.unwrap().rows.unwrap();
+        assert_eq!(rows.slice, vec![1]);
+        assert_eq!(
+            (rows.expected.len(), rows.got[0].len()),
+            (Rows::MAX_ROWS, Rows::MAX_COLS)
+        );
+        assert_eq!((rows.first_row, rows.first_col), (8, 6));
+        let (r, c) = rows.worst;
+        assert_eq!(rows.got[r][c], Some(0.9f32 as f64));
+        assert_eq!(rows.expected[r][c], Some(0.0));
+        // Other outputs get no picture.
+        let failure = compare("out", &got, &expected, tol).unwrap_err();
+        assert!(failure.mismatch.unwrap().rows.is_none());
+    }
     use candle_core::Device;
 
     const TOL: Tolerance = Tolerance {

@@ -82,6 +82,30 @@ pub struct Mismatch {
     /// student's result equals, when one does. Only ever adds a line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnosis: Option<Diagnosis>,
+    /// For attention weights: the rows around the worst element, expected and
+    /// got, for the report's heat map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Rows>,
+}
+
+/// A window of a 2-D slice of a compared tensor: at most [`Rows::MAX_ROWS`]
+/// rows of [`Rows::MAX_COLS`] values, non-finite values as `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rows {
+    /// The index of the slice (every dimension but the last two).
+    pub slice: Vec<usize>,
+    /// The first row and column of the window in the slice.
+    pub first_row: usize,
+    pub first_col: usize,
+    pub expected: Vec<Vec<Option<f64>>>,
+    pub got: Vec<Vec<Option<f64>>>,
+    /// The worst element, in the window's coordinates.
+    pub worst: (usize, usize),
+}
+
+impl Rows {
+    pub const MAX_ROWS: usize = 12;
+    pub const MAX_COLS: usize = 24;
 }
 
 /// A failed comparison recognised as a catalogued mistake.
@@ -187,6 +211,7 @@ mod tests {
             atol: 1e-5,
             rtol: 1e-4,
             diagnosis: None,
+            rows: None,
         };
         let record = Record {
             group: "g".into(),
