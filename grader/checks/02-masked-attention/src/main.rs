@@ -1,18 +1,14 @@
-//! Exercise 02's checks: every fixture case of `causal_mask`,
+//! Exercise 02's judge: every fixture case of `causal_mask`,
 //! `masked_attention_weights` and `masked_sdpa`, then properties on fresh
-//! random inputs and masks.
-
-#[cfg(not(feature = "solution"))]
-use exercise as ex;
-#[cfg(feature = "solution")]
-use solution as ex;
+//! random inputs and masks. The student's code runs in its adapter
+//! (`grader/adapters/02-masked-attention`); `ex` below calls it.
 
 use candle_core::{DType, Device, Tensor};
 use ex::AttnMask;
 use grader_kit::compare::compare;
 use grader_kit::properties::{self, random_allowed, Qkv, PROPERTY_TOLERANCE};
 use grader_kit::random::randn;
-use grader_kit::{Case, CheckResult, Failure, Fixtures, Worker};
+use grader_kit::{CheckResult, Failure, Fixtures, Worker};
 use rand::rngs::StdRng;
 use rand::Rng;
 
@@ -33,47 +29,22 @@ fn checks(worker: &mut Worker) {
             &["causal_mask", "masked_attention_weights", "masked_sdpa"],
         );
         fixtures.run_op(worker, "causal mask", "causal_mask", |case| {
-            let (l, s) = (case.param_usize("l")?, case.param_usize("s")?);
-            let mask = ex::causal_mask(l, s, &Device::Cpu)?;
-            u8_mask("causal_mask", &mask)?;
-            case.check("mask", &mask)
+            let out = case.call()?;
+            u8_mask("causal_mask", &out.get("mask")?)?;
+            case.check_outputs(&out)
         });
-        fixtures.run_op(
+        fixtures.judge_op(
             worker,
             "masked attention weights",
             "masked_attention_weights",
-            |case| {
-                let (q, k) = (case.input("q")?, case.input("k")?);
-                let mask = mask_of(case)?;
-                let weights = ex::masked_attention_weights(
-                    &q,
-                    &k,
-                    mask.as_ref(),
-                    case.param_bool("is_causal")?,
-                    case.param_f64("scale")?,
-                )?;
-                case.check("weights", &weights)
-            },
         );
-        fixtures.run_op(worker, "masked attention", "masked_sdpa", |case| {
-            let (q, k, v) = (case.input("q")?, case.input("k")?, case.input("v")?);
-            let mask = mask_of(case)?;
-            let out = ex::scaled_dot_product_attention(
-                &q,
-                &k,
-                &v,
-                mask.as_ref(),
-                case.param_bool("is_causal")?,
-                case.param_f64("scale")?,
-            )?;
-            case.check("out", &out)
-        });
+        fixtures.judge_op(worker, "masked attention", "masked_sdpa");
     }
 
     worker.property("causal-mask-is-lower-triangular", |rng| {
         for _ in 0..TRIALS {
             let (l, s) = (rng.random_range(1..=9), rng.random_range(1..=9));
-            let mask = ex::causal_mask(l, s, &Device::Cpu)?;
+            let mask = ex::causal_mask(l, s)?;
             u8_mask("causal_mask", &mask)?;
             compare("mask", &mask, &tril(l, s)?, PROPERTY_TOLERANCE).map_err(|f| {
                 f.context(format!(
@@ -176,7 +147,7 @@ fn checks(worker: &mut Worker) {
         for _ in 0..TRIALS {
             let qkv = Qkv::random(rng);
             properties::causal_ignores_the_future(rng, &qkv, |q, k, v| {
-                Ok(ex::scaled_dot_product_attention(q, k, v, None, true, None)?)
+                ex::scaled_dot_product_attention(q, k, v, None, true, None)
             })?;
         }
         Ok(())
@@ -188,14 +159,7 @@ fn checks(worker: &mut Worker) {
             let keep: Vec<bool> = padding.to_vec1::<u8>()?.iter().map(|&a| a != 0).collect();
             let mask = AttnMask::Bool(padding);
             properties::masked_keys_are_ignored(rng, &qkv, &keep, |q, k, v| {
-                Ok(ex::scaled_dot_product_attention(
-                    q,
-                    k,
-                    v,
-                    Some(&mask),
-                    false,
-                    None,
-                )?)
+                ex::scaled_dot_product_attention(q, k, v, Some(&mask), false, None)
             })?;
         }
         Ok(())
@@ -219,14 +183,7 @@ fn checks(worker: &mut Worker) {
                 } else {
                     AttnMask::Bool(m.clone())
                 };
-                Ok(ex::scaled_dot_product_attention(
-                    q,
-                    k,
-                    v,
-                    Some(&m),
-                    false,
-                    None,
-                )?)
+                ex::scaled_dot_product_attention(q, k, v, Some(&m), false, None)
             })?;
         }
         Ok(())
@@ -262,22 +219,6 @@ fn checks(worker: &mut Worker) {
     });
 }
 
-/// The case's mask as its `mask_kind` says: none, bool (u8 1/0) or float.
-fn mask_of(case: &Case) -> Result<Option<AttnMask>, Failure> {
-    let kind = case.param_str("mask_kind")?.unwrap_or("none");
-    let mask = case.optional_input("mask")?;
-    match (kind, mask) {
-        ("none", None) => Ok(None),
-        ("bool", Some(mask)) => Ok(Some(AttnMask::Bool(mask.to_dtype(DType::U8)?))),
-        ("float", Some(mask)) => Ok(Some(AttnMask::Float(mask.to_dtype(DType::F32)?))),
-        (kind, mask) => Err(Failure::fixture(format!(
-            "case {}: mask_kind {kind:?} with {} mask input",
-            case.id(),
-            if mask.is_some() { "a" } else { "no" }
-        ))),
-    }
-}
-
 /// The student's masks are u8, as `AttnMask::Bool` expects.
 fn u8_mask(what: &str, mask: &Tensor) -> CheckResult {
     if mask.dtype() != DType::U8 {
@@ -291,9 +232,7 @@ fn u8_mask(what: &str, mask: &Tensor) -> CheckResult {
 
 /// The student's attention with the default scale.
 fn sdpa(qkv: &Qkv, mask: Option<&AttnMask>, is_causal: bool) -> Result<Tensor, Failure> {
-    Ok(ex::scaled_dot_product_attention(
-        &qkv.q, &qkv.k, &qkv.v, mask, is_causal, None,
-    )?)
+    ex::scaled_dot_product_attention(&qkv.q, &qkv.k, &qkv.v, mask, is_causal, None)
 }
 
 /// The top-left causal mask, u8 (L, S): 1 where j ≤ i.
@@ -326,4 +265,83 @@ fn mask_shape(rng: &mut StdRng, qkv: &Qkv) -> Vec<usize> {
 fn random_mask(rng: &mut StdRng, qkv: &Qkv, p: f64, empty_row: f64) -> Tensor {
     let shape = mask_shape(rng, qkv);
     random_allowed(rng, &shape, p, empty_row)
+}
+
+/// The student's functions, called in the adapter.
+mod ex {
+    use candle_core::Tensor;
+    use grader_kit::client::call;
+    use grader_kit::Failure;
+    use serde_json::{json, Value};
+
+    /// Exercise 02's mask, as the judge sends it: `Bool` (u8, 1 = takes
+    /// part) or `Float` (added to the scores).
+    #[derive(Debug, Clone)]
+    pub enum AttnMask {
+        Bool(Tensor),
+        Float(Tensor),
+    }
+
+    /// The param `mask_kind` and the input `mask` of an op, as fixture
+    /// cases name them.
+    fn mask_args(mask: Option<&AttnMask>) -> (&'static str, Option<&Tensor>) {
+        match mask {
+            None => ("none", None),
+            Some(AttnMask::Bool(m)) => ("bool", Some(m)),
+            Some(AttnMask::Float(m)) => ("float", Some(m)),
+        }
+    }
+
+    fn call_masked<'a>(
+        op: &str,
+        mut params: Value,
+        mut inputs: Vec<(&str, &'a Tensor)>,
+        mask: Option<&'a AttnMask>,
+    ) -> Result<grader_kit::client::Outputs, Failure> {
+        let (kind, tensor) = mask_args(mask);
+        params["mask_kind"] = json!(kind);
+        inputs.extend(tensor.map(|m| ("mask", m)));
+        call(op, params, &inputs)
+    }
+
+    pub fn causal_mask(l: usize, s: usize) -> Result<Tensor, Failure> {
+        call("causal_mask", json!({ "l": l, "s": s }), &[])?.get("mask")
+    }
+
+    pub fn additive_mask(mask: &AttnMask) -> Result<Tensor, Failure> {
+        call_masked("additive_mask", json!({}), vec![], Some(mask))?.get("out")
+    }
+
+    pub fn masked_attention_weights(
+        q: &Tensor,
+        k: &Tensor,
+        attn_mask: Option<&AttnMask>,
+        is_causal: bool,
+        scale: Option<f64>,
+    ) -> Result<Tensor, Failure> {
+        call_masked(
+            "masked_attention_weights",
+            json!({ "is_causal": is_causal, "scale": scale }),
+            vec![("q", q), ("k", k)],
+            attn_mask,
+        )?
+        .get("weights")
+    }
+
+    pub fn scaled_dot_product_attention(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        attn_mask: Option<&AttnMask>,
+        is_causal: bool,
+        scale: Option<f64>,
+    ) -> Result<Tensor, Failure> {
+        call_masked(
+            "masked_sdpa",
+            json!({ "is_causal": is_causal, "scale": scale }),
+            vec![("q", q), ("k", k), ("v", v)],
+            attn_mask,
+        )?
+        .get("out")
+    }
 }

@@ -1,17 +1,18 @@
-//! Exercise 03's checks: the fixture cases of the seed's `SelfAttentionHead`
-//! (without and with masks), then properties on fresh random heads.
+//! Exercise 03's judge: the fixture cases of the seed's `SelfAttentionHead`
+//! (without and with masks), then properties on fresh random heads. The
+//! student's head runs in its adapter (`grader/adapters/03-head`); `Head`
+//! below keeps a head's weights here and calls it.
 
-#[cfg(not(feature = "solution"))]
-use exercise as ex;
-#[cfg(feature = "solution")]
-use solution as ex;
+use std::collections::HashMap;
 
-use candle_core::{DType, Tensor};
-use ex::{AttnMask, SelfAttentionHead};
-use grader_kit::properties::{self, random_var_builder};
+use candle_core::{Device, Tensor};
+use grader_kit::client::call;
+use grader_kit::inputs::as_inputs;
+use grader_kit::properties;
 use grader_kit::random::randn;
-use grader_kit::{Case, Failure, Fixtures, Worker};
+use grader_kit::{Failure, Fixtures, Worker};
 use rand::Rng;
+use serde_json::json;
 
 const EXERCISE: &str = "03-head";
 
@@ -22,43 +23,56 @@ fn main() {
 fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.unknown_ops(worker, &["head", "head_masked"]);
-        fixtures.run_op(worker, "head", "head", run_head);
-        fixtures.run_op(worker, "masked head", "head_masked", run_head);
+        fixtures.judge_op(worker, "head", "head");
+        fixtures.judge_op(worker, "masked head", "head_masked");
     }
     worker.property("token-permutation-equivariance", |rng| {
         let (head, x) = random_head(rng)?;
-        properties::token_permutation_equivariance(rng, &x, |x| Ok(head.forward(x, None)?))
+        properties::token_permutation_equivariance(rng, &x, |x| head.forward(x, None))
     });
     worker.property("batch-independence", |rng| {
         let (head, x) = random_head(rng)?;
-        properties::batch_independence(&x, |x| Ok(head.forward(x, None)?))
+        properties::batch_independence(&x, |x| head.forward(x, None))
     });
     worker.property("causal-mask-hides-the-future", |rng| {
         let (head, x) = random_head(rng)?;
         let len = x.dim(1)?.max(2);
         let x = randn(rng, &[x.dim(0)?, len, x.dim(2)?]);
-        let mask = causal(len);
-        properties::causality(rng, &x, |x| Ok(head.forward(x, Some(&mask))?))
+        let mask = causal(len)?;
+        properties::causality(rng, &x, |x| head.forward(x, Some(&mask)))
     });
 }
 
-/// One fixture case: build the head from the case's weights and run it on
-/// `x`, with the case's mask if it has one (u8 = bool, float = additive).
-fn run_head(case: &Case) -> grader_kit::CheckResult {
-    let head = SelfAttentionHead::new(
-        case.var_builder("params")?,
-        case.param_usize("model_dim")?,
-        Some(case.param_usize("qk_dim")?),
-    )?;
-    let mask = case.optional_input("mask")?.map(|m| match m.dtype() {
-        DType::U8 => AttnMask::Bool(m),
-        _ => AttnMask::Float(m),
-    });
-    case.check("out", &head.forward(&case.input("x")?, mask.as_ref())?)
+/// The student's `SelfAttentionHead` with these weights, run in the adapter
+/// (ops `head` and `head_masked`, as the fixture cases name them).
+struct Head {
+    params: HashMap<String, Tensor>,
+    model_dim: usize,
+    qk_dim: usize,
+}
+
+impl Head {
+    /// `mask`: exercise 02's, u8 (1 = may attend) or f32 (additive).
+    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor, Failure> {
+        let mut inputs = as_inputs("params", &self.params);
+        inputs.push(("x".to_string(), x.clone()));
+        inputs.extend(mask.map(|m| ("mask".to_string(), m.clone())));
+        let inputs: Vec<(&str, &Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        call(
+            if mask.is_some() {
+                "head_masked"
+            } else {
+                "head"
+            },
+            json!({ "model_dim": self.model_dim, "qk_dim": self.qk_dim }),
+            &inputs,
+        )?
+        .get("out")
+    }
 }
 
 /// A head with random weights and a random input (B, L, model_dim).
-fn random_head(rng: &mut impl Rng) -> Result<(SelfAttentionHead, Tensor), Failure> {
+fn random_head(rng: &mut impl Rng) -> Result<(Head, Tensor), Failure> {
     let [model, qk, batch, len] = [
         rng.random_range(1..=8),
         rng.random_range(1..=8),
@@ -72,18 +86,24 @@ fn random_head(rng: &mut impl Rng) -> Result<(SelfAttentionHead, Tensor), Failur
         ("K.bias", vec![qk]),
         ("V.weight", vec![model, model]),
         ("V.bias", vec![model]),
-    ]
-    .map(|(n, s)| (n.to_string(), s));
-    let vb = random_var_builder(rng, &specs, 0.5)?;
-    let head = SelfAttentionHead::new(vb, model, Some(qk))?;
+    ];
+    let mut params = HashMap::new();
+    for (name, shape) in specs {
+        params.insert(name.to_string(), (randn(rng, &shape) * 0.5)?);
+    }
+    let head = Head {
+        params,
+        model_dim: model,
+        qk_dim: qk,
+    };
     Ok((head, randn(rng, &[batch, len, model])))
 }
 
 /// The causal mask in exercise 02's convention (1 = may attend), built here
 /// so that this check does not depend on the student's `causal_mask`.
-fn causal(len: usize) -> AttnMask {
+fn causal(len: usize) -> Result<Tensor, Failure> {
     let data: Vec<u8> = (0..len)
         .flat_map(|i| (0..len).map(move |j| u8::from(j <= i)))
         .collect();
-    AttnMask::Bool(Tensor::from_vec(data, (len, len), &candle_core::Device::Cpu).unwrap())
+    Ok(Tensor::from_vec(data, (len, len), &Device::Cpu)?)
 }

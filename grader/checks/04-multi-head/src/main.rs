@@ -1,23 +1,15 @@
-//! Exercise 04's checks: `split_heads` and `combine_heads`, then
+//! Exercise 04's judge: `split_heads` and `combine_heads`, then
 //! `nn.MultiheadAttention` fixture cases (self- and cross-attention, masks,
 //! returned weights), then properties on fresh random modules, one of which
-//! compares a one-head module with the student's exercise-03 head.
-
-#[cfg(not(feature = "solution"))]
-use exercise as ex;
-#[cfg(not(feature = "solution"))]
-use exercise_head as head;
-#[cfg(feature = "solution")]
-use solution as ex;
-#[cfg(feature = "solution")]
-use solution_head as head;
+//! compares a one-head module with the student's exercise-03 head. The
+//! student's code runs in its adapter (`grader/adapters/04-multi-head`); `ex`
+//! below calls it.
 
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use ex::{MhaMask, MultiheadAttention};
-use grader_kit::properties::{self, random_var_builder, PROPERTY_TOLERANCE};
+use ex::MultiheadAttention;
+use grader_kit::properties::{self, PROPERTY_TOLERANCE};
 use grader_kit::random::{bernoulli_mask, randn};
 use grader_kit::{compare::compare, Case, CheckResult, Failure, Fixtures, Worker};
 use rand::Rng;
@@ -41,24 +33,19 @@ fn checks(worker: &mut Worker) {
         let mut known = vec!["split_heads", "combine_heads"];
         known.extend(MHA_OPS.map(|(_, op)| op));
         fixtures.unknown_ops(worker, &known);
-        fixtures.run_op(worker, "split and combine heads", "split_heads", |case| {
-            let x = case.input("x")?;
-            case.check("out", &ex::split_heads(&x, case.param_usize("num_heads")?)?)
-        });
-        fixtures.run_op(worker, "split and combine heads", "combine_heads", |case| {
-            case.check("out", &ex::combine_heads(&case.input("x")?)?)
-        });
+        fixtures.judge_op(worker, "split and combine heads", "split_heads");
+        fixtures.judge_op(worker, "split and combine heads", "combine_heads");
         for (group, op) in MHA_OPS {
-            fixtures.run_op(worker, group, op, run_mha);
+            fixtures.run_op(worker, group, op, judge_mha);
         }
     }
     worker.property("token-permutation-equivariance", |rng| {
         let (mha, x) = random_mha(rng)?;
-        properties::token_permutation_equivariance(rng, &x, |x| self_attend(&mha, x))
+        properties::token_permutation_equivariance(rng, &x, |x| mha.self_attend(x))
     });
     worker.property("batch-independence", |rng| {
         let (mha, x) = random_mha(rng)?;
-        properties::batch_independence(&x, |x| self_attend(&mha, x))
+        properties::batch_independence(&x, |x| mha.self_attend(x))
     });
     worker.property("weights-are-distributions", |rng| {
         let (mha, x) = random_mha(rng)?;
@@ -72,9 +59,9 @@ fn checks(worker: &mut Worker) {
             ],
             1,
         )?;
-        let padding = MhaMask::Bool((padding * keep_first)?);
+        let padding = (padding * keep_first)?;
         for average in [true, false] {
-            let (_, weights) = mha.forward(&x, &x, &x, Some(&padding), None, true, average)?;
+            let (_, weights) = mha.forward(&x, Some(&padding), None, true, average)?;
             let weights = weights.ok_or_else(|| {
                 Failure::new("need_weights is true, yet forward returned no weights")
             })?;
@@ -86,48 +73,36 @@ fn checks(worker: &mut Worker) {
     worker.property("one-head-equals-exercise-03", one_head_equals_exercise_03);
 }
 
-/// One fixture case of `nn.MultiheadAttention(batch_first=True)`.
-fn run_mha(case: &Case) -> CheckResult {
-    let dim =
-        |name| -> Result<Option<usize>, Failure> { Ok(case.param_f64(name)?.map(|d| d as usize)) };
-    let mha = MultiheadAttention::new(
-        case.var_builder("params")?,
-        case.param_usize("embed_dim")?,
-        case.param_usize("num_heads")?,
-        dim("kdim")?,
-        dim("vdim")?,
-    )?;
-    let mask = |name| -> Result<Option<MhaMask>, Failure> {
-        Ok(case.optional_input(name)?.map(|m| match m.dtype() {
-            DType::U8 => MhaMask::Bool(m),
-            _ => MhaMask::Float(m),
-        }))
-    };
-    let need_weights = case.param_bool("need_weights")?;
-    let (out, weights) = mha.forward(
-        &case.input("query")?,
-        &case.input("key")?,
-        &case.input("value")?,
-        mask("key_padding_mask")?.as_ref(),
-        mask("attn_mask")?.as_ref(),
-        need_weights,
-        case.param_bool("average_attn_weights")?,
-    )?;
-    case.check("out", &out)?;
-    match (need_weights, weights) {
-        (true, Some(weights)) => case.check("weights", &weights),
-        (true, None) => Err(Failure::new(
+/// One fixture case of `nn.MultiheadAttention(batch_first=True)`: the
+/// output, then the weights exactly when `need_weights`.
+fn judge_mha(case: &Case) -> CheckResult {
+    let outputs = case.call()?;
+    case.check("out", &outputs.get("out")?)?;
+    match (
+        case.param_bool("need_weights")?,
+        outputs.0.contains_key("weights"),
+    ) {
+        (true, false) => Err(Failure::new(
             "need_weights is true, yet forward returned no weights",
         )),
-        (false, Some(_)) => Err(Failure::new(
+        (false, true) => Err(Failure::new(
             "need_weights is false: return None for the weights, as PyTorch does",
         )),
-        (false, None) => Ok(()),
+        _ => case.check_outputs(&outputs),
     }
 }
 
-fn self_attend(mha: &MultiheadAttention, x: &Tensor) -> Result<Tensor, Failure> {
-    Ok(mha.forward(x, x, x, None, None, false, true)?.0)
+/// Parameters drawn from N(0, scale²) in the order of `specs`.
+fn random_params(
+    rng: &mut impl Rng,
+    specs: &[(&str, Vec<usize>)],
+    scale: f64,
+) -> Result<HashMap<String, Tensor>, Failure> {
+    let mut params = HashMap::new();
+    for (name, shape) in specs {
+        params.insert(name.to_string(), (randn(rng, shape) * scale)?);
+    }
+    Ok(params)
 }
 
 /// A module with random weights and a random input (B, L, E).
@@ -140,10 +115,8 @@ fn random_mha(rng: &mut impl Rng) -> Result<(MultiheadAttention, Tensor), Failur
         ("in_proj_bias", vec![3 * embed]),
         ("out_proj.weight", vec![embed, embed]),
         ("out_proj.bias", vec![embed]),
-    ]
-    .map(|(n, s)| (n.to_string(), s));
-    let vb = random_var_builder(rng, &specs, 0.5)?;
-    let mha = MultiheadAttention::new(vb, embed, heads, None, None)?;
+    ];
+    let mha = MultiheadAttention::new(random_params(rng, &specs, 0.5)?, embed, heads);
     Ok((mha, randn(rng, &[batch, len, embed])))
 }
 
@@ -182,7 +155,6 @@ fn one_head_equals_exercise_03(rng: &mut rand::rngs::StdRng) -> CheckResult {
             Tensor::zeros(embed, DType::F32, dev)?,
         ),
     ]);
-    let vb = |w| VarBuilder::from_tensors(w, DType::F32, dev);
 
     let x = randn(rng, &[batch, len, embed]);
     let allowed: Vec<u8> = (0..len)
@@ -191,14 +163,110 @@ fn one_head_equals_exercise_03(rng: &mut rand::rngs::StdRng) -> CheckResult {
     let allowed = Tensor::from_vec(allowed, (len, len), dev)?;
     let forbidden = (Tensor::ones((len, len), DType::U8, dev)? - &allowed)?;
     // Exercise 04 runs first, so that an untouched 04 reports its own todo!().
-    let mha = MultiheadAttention::new(vb(mha_weights), embed, 1, None, None)?;
-    let causal = MhaMask::Bool(forbidden);
-    let (got, _) = mha.forward(&x, &x, &x, None, Some(&causal), false, true)?;
-    let one_head = head::SelfAttentionHead::new(vb(weights), embed, Some(embed))?;
-    let expected = one_head.forward(&x, Some(&head::AttnMask::Bool(allowed)))?;
+    let mha = MultiheadAttention::new(mha_weights, embed, 1);
+    let (got, _) = mha.forward(&x, None, Some(&forbidden), false, true)?;
+    let expected = ex::exercise_03_head(&weights, embed, &x, &allowed)?;
     compare("output", &got, &expected, PROPERTY_TOLERANCE).map_err(|f| {
         f.context(
             "a 1-head module with your exercise-03 head's W_Q, W_K, W_V, an identity out_proj and the same causal mask should give that head's output",
         )
     })
+}
+
+/// The student's code, called in the adapter.
+mod ex {
+    use std::collections::HashMap;
+
+    use candle_core::Tensor;
+    use grader_kit::client::call;
+    use grader_kit::inputs::as_inputs;
+    use grader_kit::Failure;
+    use serde_json::json;
+
+    /// The student's `MultiheadAttention` (self-attention, no kdim/vdim):
+    /// its parameters stay here and go with each call.
+    pub struct MultiheadAttention {
+        params: HashMap<String, Tensor>,
+        embed_dim: usize,
+        num_heads: usize,
+    }
+
+    impl MultiheadAttention {
+        pub fn new(params: HashMap<String, Tensor>, embed_dim: usize, num_heads: usize) -> Self {
+            MultiheadAttention {
+                params,
+                embed_dim,
+                num_heads,
+            }
+        }
+
+        /// Self-attention of `x` with the given masks (u8: PyTorch's bool
+        /// convention, 1 = may NOT attend); returns (out, weights). The op is
+        /// the fixture op of the same computation, so that trusted mode
+        /// compares it with the reference.
+        pub fn forward(
+            &self,
+            x: &Tensor,
+            key_padding_mask: Option<&Tensor>,
+            attn_mask: Option<&Tensor>,
+            need_weights: bool,
+            average_attn_weights: bool,
+        ) -> Result<(Tensor, Option<Tensor>), Failure> {
+            let op = match (need_weights, key_padding_mask.or(attn_mask)) {
+                (true, _) => "mha_weights",
+                (false, Some(_)) => "mha_masked",
+                (false, None) => "mha_self",
+            };
+            let mut inputs = as_inputs("params", &self.params);
+            inputs.extend(
+                [
+                    ("key_padding_mask", key_padding_mask),
+                    ("attn_mask", attn_mask),
+                ]
+                .into_iter()
+                .filter_map(|(name, mask)| mask.map(|m| (name.to_string(), m.clone()))),
+            );
+            for name in ["query", "key", "value"] {
+                inputs.push((name.to_string(), x.clone()));
+            }
+            let named: Vec<(&str, &Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+            let outputs = call(
+                op,
+                json!({
+                    "embed_dim": self.embed_dim,
+                    "num_heads": self.num_heads,
+                    "need_weights": need_weights,
+                    "average_attn_weights": average_attn_weights,
+                }),
+                &named,
+            )?;
+            Ok((outputs.get("out")?, outputs.0.get("weights").cloned()))
+        }
+
+        /// Self-attention without masks or weights: the output only.
+        pub fn self_attend(&self, x: &Tensor) -> Result<Tensor, Failure> {
+            Ok(self.forward(x, None, None, false, true)?.0)
+        }
+    }
+
+    /// The student's exercise-03 `SelfAttentionHead` with parameters
+    /// `Q.*`, `K.*`, `V.*` (qk_dim = model_dim) on `x` with the bool mask
+    /// `allowed` (1 = may attend).
+    pub fn exercise_03_head(
+        params: &HashMap<String, Tensor>,
+        model_dim: usize,
+        x: &Tensor,
+        allowed: &Tensor,
+    ) -> Result<Tensor, Failure> {
+        let mut inputs = as_inputs("params", params);
+        inputs.push(("x".to_string(), x.clone()));
+        inputs.push(("mask".to_string(), allowed.clone()));
+        let named: Vec<(&str, &Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        call(
+            "head_masked",
+            json!({ "model_dim": model_dim, "qk_dim": model_dim }),
+            &named,
+        )?
+        .get("out")
+    }
 }

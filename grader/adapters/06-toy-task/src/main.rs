@@ -1,0 +1,69 @@
+//! Exercise 06's adapter: op name → the student's function. The judge
+//! (`grader/checks/06-toy-task`) sends the inputs (and the seeds of the
+//! RNGs to draw from) and judges the outputs: it draws and labels the
+//! held-out sequences, and computes accuracy and attention focus itself.
+
+#[cfg(not(feature = "solution"))]
+use exercise as ex;
+#[cfg(feature = "solution")]
+use solution as ex;
+
+use candle_core::{Device, Tensor};
+use grader_kit::adapter::{outputs, serve, unknown_op, Call};
+use grader_kit::random::rng_for;
+use grader_kit::{Failure, Inputs};
+
+fn main() {
+    // Every tensor here is tiny (at most 256 × 200): candle's thread pool
+    // costs more than it gives, about 30% more CPU time for the trainings.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    serve(|call| match call.op.as_str() {
+        "make_batch" => {
+            let (x, y) = ex::make_batch(call.params.usize("n")?, &mut rng(call)?)?;
+            outputs([("x", x), ("y", y)])
+        }
+        "forward" => {
+            let model = ex::AttentionModel::new(call.var_builder("params")?)?;
+            let x = call.ids("x")?;
+            let embedded = model.embed(&x)?;
+            outputs([
+                ("attention", model.attention(&embedded)?),
+                ("values", model.values(&embedded)?),
+                ("embedded", embedded),
+                ("logits", model.logits(&x)?),
+                ("probs", model.forward(&x)?),
+            ])
+        }
+        "bce" => outputs([(
+            "loss",
+            ex::bce_with_logits(&call.input("logits")?, &call.input("targets")?)?,
+        )]),
+        // A fresh model trained by the student's `train` with the judge's
+        // budget, then run on the judge's held-out sequences `x`.
+        "train" => {
+            let mut rng = rng(call)?;
+            let (model, varmap) = ex::fresh_model(&mut rng)?;
+            let config = ex::TrainConfig {
+                steps: call.params.usize("steps")?,
+                batch_size: call.params.usize("batch_size")?,
+                learning_rate: call.params.f64("learning_rate")?.unwrap_or_default(),
+            };
+            let losses = ex::train(&model, &varmap, &config, &mut rng, |_, _| {})?;
+            let x = call.ids("x")?;
+            outputs([
+                ("losses", Tensor::new(losses.as_slice(), &Device::Cpu)?),
+                ("probs", model.forward(&x)?),
+                ("attention", model.attention(&model.embed(&x)?)?),
+            ])
+        }
+        _ => unknown_op(call),
+    })
+}
+
+/// The RNG the judge names: params `seed` and `stream`.
+fn rng(call: &Call) -> Result<rand::rngs::StdRng, Failure> {
+    let stream = call.params.str("stream")?.unwrap_or_default();
+    Ok(rng_for(call.params.usize("seed")? as u64, stream))
+}
