@@ -34,6 +34,10 @@ pub struct Exercise {
     #[serde(default)]
     pub seed: String,
     pub timeout_secs: u64,
+    /// A bonus exercise: its points come on top of the course's total, and
+    /// reports show them apart.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bonus: bool,
 }
 
 impl Exercise {

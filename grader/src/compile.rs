@@ -60,7 +60,20 @@ pub fn build_workers(
     target: Target,
     echo: bool,
 ) -> Result<Built> {
-    let built = build_confined(kit, exercises, target, echo, None)?;
+    build_verified(kit, exercises, target, echo, None)
+}
+
+/// Builds, then checks that every binary comes from this kit's files (see
+/// [`foreign_builds`]); one that does not is rebuilt with this kit's files
+/// touched, and still foreign, refused with the way out.
+pub fn build_verified(
+    kit: &Kit,
+    exercises: &[Exercise],
+    target: Target,
+    echo: bool,
+    sandbox: Option<&Arc<Prepared>>,
+) -> Result<Built> {
+    let built = build_confined(kit, exercises, target, echo, sandbox)?;
     let foreign = foreign_builds(kit, &built);
     if foreign.is_empty() {
         return Ok(built);
@@ -76,7 +89,7 @@ pub fn build_workers(
             }
         }
     }
-    let built = build_confined(kit, exercises, target, echo, None)?;
+    let built = build_confined(kit, exercises, target, echo, sandbox)?;
     if let Some(build) = foreign_builds(kit, &built).first() {
         anyhow::bail!(
             "the grader's worker {} for exercise {} was not built from this kit's files: {}. \
@@ -176,15 +189,21 @@ pub fn foreign_builds(kit: &Kit, built: &Built) -> Vec<ForeignBuild> {
     let root = std::fs::canonicalize(&kit.root).unwrap_or_else(|_| kit.root.clone());
     let mut foreign = Vec::new();
     for (id, exe) in built.workers.iter().chain(&built.adapters) {
-        let origin = Origin::of(&root, exe);
-        let record = exe.with_extension("grader-origin");
-        if !built.fresh.contains(exe) {
-            let _ = std::fs::write(&record, origin.render());
+        // No dep-info (cargo writes none for a build that failed): nothing
+        // to record or check against.
+        let Some(origin) = Origin::of(&root, exe) else {
             continue;
-        }
+        };
+        let record = exe.with_extension("grader-origin");
         let recorded = std::fs::read_to_string(&record).unwrap_or_default();
         let mut lines = recorded.lines();
         let (built_in, sources) = (lines.next(), lines.next());
+        // A binary cargo rebuilt, or one no run has recorded yet, is this
+        // kit's: record it.
+        if !built.fresh.contains(exe) || sources.is_none() {
+            let _ = std::fs::write(&record, origin.render());
+            continue;
+        }
         if sources != Some(origin.sources.as_str()) {
             foreign.push(ForeignBuild {
                 exercise: id.clone(),
@@ -193,9 +212,8 @@ pub fn foreign_builds(kit: &Kit, built: &Built) -> Vec<ForeignBuild> {
                     Some(other) if other != root.display().to_string() => format!(
                         "it was built from {other}, whose files differ (another checkout sharing this cargo target dir)"
                     ),
-                    Some(_) => "its sources changed since it was built, and cargo did not see it"
+                    _ => "its sources changed since it was built, and cargo did not see it"
                         .to_string(),
-                    None => "nothing records which files it was built from".to_string(),
                 },
             });
         }
@@ -211,9 +229,10 @@ struct Origin {
 }
 
 impl Origin {
-    fn of(root: &Path, exe: &Path) -> Origin {
+    /// `None` when the binary has no dep-info naming a file of this kit.
+    fn of(root: &Path, exe: &Path) -> Option<Origin> {
         use sha2::{Digest, Sha256};
-        let text = std::fs::read_to_string(exe.with_extension("d")).unwrap_or_default();
+        let text = std::fs::read_to_string(exe.with_extension("d")).ok()?;
         let first_line = text.lines().next().unwrap_or_default();
         let mut sources: Vec<String> = first_line
             .split_once(": ")
@@ -221,6 +240,9 @@ impl Origin {
             .into_iter()
             .filter(|p| Path::new(p).starts_with(root))
             .collect();
+        if sources.is_empty() {
+            return None;
+        }
         sources.sort();
         let mut hash = Sha256::new();
         // Paths relative to the kit: two copies with the same files agree.
@@ -232,10 +254,10 @@ impl Origin {
             hash.update([0]);
             hash.update(std::fs::read(source).unwrap_or_default());
         }
-        Origin {
+        Some(Origin {
             root: root.to_path_buf(),
             sources: format!("{:x}", hash.finalize()),
-        }
+        })
     }
 
     fn render(&self) -> String {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use grader_kit::manifest::{FixtureError, Manifest};
-use grader_kit::protocol::{CheckStatus, Record};
+use grader_kit::protocol::{CheckStatus, Planned, Record};
 use grader_kit::sandbox::Protections;
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +85,9 @@ pub struct ExerciseReport {
     pub compile_error: Option<CompileError>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked_by: Vec<String>,
+    /// A bonus exercise: counted in `bonus_score`, not in `score`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bonus: bool,
     /// The command that reruns this exercise with the same seed.
     pub rerun: String,
     /// What the worker printed on stderr when it did not finish cleanly.
@@ -108,8 +111,14 @@ pub struct RunReport {
     pub seed: u64,
     pub target: Target,
     pub fixtures: String,
+    /// The points of the graded exercises that are not bonus ones.
     pub score: f64,
     pub max_score: f64,
+    /// Bonus exercises' points, on top of `score` (absent without any).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bonus_score: f64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bonus_max: f64,
     pub exercises: Vec<ExerciseReport>,
     /// Trusted mode (`grade --submission(s)`): what confined the student's
     /// build and code, and whether a reference solution judged them too.
@@ -129,6 +138,10 @@ pub struct Isolation {
 }
 
 pub const SCHEMA_VERSION: u32 = 1;
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
+}
 
 impl RunReport {
     /// 0 if everything graded passed, 1 if anything failed, 2 on a fixture error.
@@ -224,8 +237,14 @@ pub fn grade_built(
         seed: options.seed,
         target: options.target,
         fixtures: options.fixtures.display().to_string(),
-        score: exercises.iter().map(|e| e.score).sum(),
-        max_score: exercises.iter().map(|e| e.points).sum(),
+        score: exercises.iter().filter(|e| !e.bonus).map(|e| e.score).sum(),
+        max_score: exercises
+            .iter()
+            .filter(|e| !e.bonus)
+            .map(|e| e.points)
+            .sum(),
+        bonus_score: exercises.iter().filter(|e| e.bonus).map(|e| e.score).sum(),
+        bonus_max: exercises.iter().filter(|e| e.bonus).map(|e| e.points).sum(),
         exercises,
         isolation: None,
     }
@@ -246,6 +265,7 @@ fn grade_one(
         summary: String::new(),
         score: 0.0,
         points: exercise.points,
+        bonus: exercise.bonus,
         groups: vec![],
         checks: vec![],
         compile_error: None,
@@ -339,7 +359,13 @@ fn grade_one(
     if outcome.end != End::Finished {
         report.stderr_tail = outcome.stderr_tail.clone();
     }
-    judge(&mut report, &outcome.end, &outcome.stderr_tail, options);
+    judge(
+        &mut report,
+        &outcome.end,
+        &outcome.stderr_tail,
+        options,
+        &outcome.planned,
+    );
     // Untouched stubs are "not started" whatever they build on; anything
     // else that builds on a failing exercise is blocked, since its results
     // would blame it for the other's faults.
@@ -410,8 +436,16 @@ fn with_diagnosis(mut record: Record, mistakes: &BTreeMap<String, String>) -> Re
 
 /// Sets status, summary, groups and score from the records and the way the
 /// worker ended.
-pub fn judge(report: &mut ExerciseReport, end: &End, stderr_tail: &str, options: &Options) {
-    report.groups = groups(&report.checks);
+/// `planned`: the checks the worker announced; those a run cut short never
+/// reached count as failed, so stopping early never earns more.
+pub fn judge(
+    report: &mut ExerciseReport,
+    end: &End,
+    stderr_tail: &str,
+    options: &Options,
+    planned: &[Planned],
+) {
+    report.groups = groups(&report.checks, planned);
     let count = |status| report.checks.iter().filter(|r| r.status == status).count();
     let first = |status| report.checks.iter().find(|r| r.status == status);
     let total = report.checks.len();
@@ -517,7 +551,21 @@ pub fn judge(report: &mut ExerciseReport, end: &End, stderr_tail: &str, options:
     };
     report.status = status;
     report.summary = summary;
-    report.score = score(report.points, &report.groups, end == &End::Finished);
+    let blocked = report.checks.iter().any(|r| {
+        r.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("blocked:"))
+    });
+    if blocked && status != Status::Passed {
+        report.summary = format!(
+            "blocked: the submission tried to reach something outside its sandbox (a file, the network, another process); {}",
+            report.summary
+        );
+    }
+    // With a plan, every group is known; without one (a worker that died
+    // before announcing), a run cut short counts one more failed group.
+    let every_group_known = end == &End::Finished || !planned.is_empty();
+    report.score = score(report.points, &report.groups, every_group_known);
     if let Some(record) = report
         .checks
         .iter()
@@ -536,15 +584,16 @@ fn plural(count: usize, noun: &str) -> String {
     }
 }
 
-/// Checks grouped in the order they first appear.
-fn groups(records: &[Record]) -> Vec<Group> {
+/// Checks grouped in the order they first appear, with the planned checks
+/// no record reports counted as not passed.
+fn groups(records: &[Record], planned: &[Planned]) -> Vec<Group> {
     let mut groups: Vec<Group> = vec![];
-    for record in records {
-        let index = match groups.iter().position(|g| g.name == record.group) {
+    let mut add = |name: &str, status: Option<CheckStatus>| {
+        let index = match groups.iter().position(|g| g.name == name) {
             Some(index) => index,
             None => {
                 groups.push(Group {
-                    name: record.group.clone(),
+                    name: name.to_string(),
                     checks: 0,
                     passed: 0,
                     skipped: 0,
@@ -554,10 +603,22 @@ fn groups(records: &[Record]) -> Vec<Group> {
         };
         let group = &mut groups[index];
         group.checks += 1;
-        match record.status {
-            CheckStatus::Passed => group.passed += 1,
-            CheckStatus::Skipped => group.skipped += 1,
+        match status {
+            Some(CheckStatus::Passed) => group.passed += 1,
+            Some(CheckStatus::Skipped) => group.skipped += 1,
             _ => {}
+        }
+    };
+    for record in records {
+        add(&record.group, Some(record.status));
+    }
+    let reported: std::collections::BTreeSet<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.group.as_str(), r.check.as_str()))
+        .collect();
+    for plan in planned {
+        if !reported.contains(&(plan.group.as_str(), plan.check.as_str())) {
+            add(&plan.group, None);
         }
     }
     groups
@@ -604,6 +665,34 @@ mod tests {
             passed,
             skipped,
         }
+    }
+
+    #[test]
+    fn planned_checks_a_run_never_reached_count_as_failed() {
+        let record = |group: &str, check: &str, status| Record {
+            group: group.into(),
+            check: check.into(),
+            status,
+            message: None,
+            location: None,
+            mismatch: None,
+        };
+        let plan = |group: &str, check: &str| Planned {
+            group: group.into(),
+            check: check.into(),
+        };
+        let records = [record("softmax", "s1", CheckStatus::Passed)];
+        let planned = [
+            plan("softmax", "s1"),
+            plan("weights", "w1"),
+            plan("properties", "p1"),
+        ];
+        let groups = groups(&records, &planned);
+        assert_eq!(groups.len(), 3);
+        assert_eq!((groups[1].checks, groups[1].passed), (1, 0));
+        // Exiting (or hanging) after the first group earns a third, as the
+        // honest code that fails the rest would.
+        assert_eq!(score(9.0, &groups, true), 3.0);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use grader_kit::protocol::{done_line, Record};
+use grader_kit::protocol::{done_line, Planned, Record};
 
 /// Limits for one worker.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +40,8 @@ pub enum End {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub records: Vec<Record>,
+    /// Every check the worker announced before running any.
+    pub planned: Vec<Planned>,
     pub end: End,
     /// The last lines of its stderr (a panic outside a check, an abort message).
     pub stderr_tail: String,
@@ -82,6 +84,7 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
         Err(error) => {
             return Outcome {
                 records: vec![],
+                planned: vec![],
                 end: End::NotStarted(format!("cannot start {}: {error}", exe.display())),
                 stderr_tail: String::new(),
                 elapsed: start.elapsed(),
@@ -93,6 +96,7 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
         let _ = writeln!(stdin, "{token}");
     }
     let (sender, receiver) = mpsc::channel();
+    let (plan_sender, plan_receiver) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
     let done = done_line(&token);
     let reader = std::thread::spawn(move || {
@@ -100,6 +104,8 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
         for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
             if let Some(record) = Record::from_line(&line, &token) {
                 let _ = sender.send(record);
+            } else if let Some(planned) = Planned::from_line(&line, &token) {
+                let _ = plan_sender.send(planned);
             } else if line == done {
                 finished = true;
             }
@@ -142,9 +148,11 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
         end => end,
     };
     let records = receiver.try_iter().collect();
+    let planned = plan_receiver.try_iter().collect();
     let stderr_tail = stderr_reader.join().unwrap_or_default();
     Outcome {
         records,
+        planned,
         end,
         stderr_tail,
         elapsed: start.elapsed(),

@@ -149,6 +149,8 @@ impl WorkerArgs {
 pub struct Worker {
     args: WorkerArgs,
     token: String,
+    /// The first pass of [`run`]: announce each check, run none.
+    planning: bool,
 }
 
 /// The message and location of the last panic, filled by our panic hook.
@@ -166,7 +168,11 @@ impl Worker {
         }
         #[cfg(feature = "tensors")]
         crate::client::configure(&args);
-        Worker { args, token }
+        Worker {
+            args,
+            token,
+            planning: false,
+        }
     }
 
     pub fn args(&self) -> &WorkerArgs {
@@ -186,6 +192,16 @@ impl Worker {
     /// Runs one check (unless `--only` excludes it) and prints its record.
     pub fn check(&mut self, group: &str, name: &str, check: impl FnOnce() -> CheckResult) {
         if !self.selected(name) {
+            return;
+        }
+        if self.planning {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{}",
+                crate::protocol::plan_line(&self.token, group, name)
+            );
+            let _ = out.flush();
             return;
         }
         let record = run_caught(group, name, check);
@@ -272,9 +288,12 @@ fn is_todo(message: &str) -> bool {
     message.starts_with("not yet implemented") || message.starts_with("not implemented")
 }
 
-/// A worker's whole `main`: parse the arguments, then run `checks`.
+/// A worker's whole `main`: parse the arguments, then run `checks` twice:
+/// first to announce every check it will run (nothing runs, the adapter is
+/// not called), so that the launcher knows what a run cut short (a timeout,
+/// a crash, an `exit` in student code) did not reach; then for real.
 /// Exits with 2 on bad arguments, 0 otherwise (failures are records).
-pub fn run(checks: impl FnOnce(&mut Worker)) {
+pub fn run(checks: impl Fn(&mut Worker)) {
     let args = match WorkerArgs::parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {
@@ -283,6 +302,13 @@ pub fn run(checks: impl FnOnce(&mut Worker)) {
         }
     };
     let mut worker = Worker::new(args);
+    worker.planning = true;
+    #[cfg(feature = "tensors")]
+    crate::client::set_planning(true);
+    checks(&mut worker);
+    worker.planning = false;
+    #[cfg(feature = "tensors")]
+    crate::client::set_planning(false);
     checks(&mut worker);
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", crate::protocol::done_line(&worker.token));

@@ -118,6 +118,31 @@ pub struct Diagnosis {
     pub says: String,
 }
 
+/// One check a worker will run, announced before any runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Planned {
+    pub group: String,
+    pub check: String,
+}
+
+/// The line that announces a check (see [`Planned`]).
+pub fn plan_line(token: &str, group: &str, check: &str) -> String {
+    let planned = Planned {
+        group: group.to_string(),
+        check: check.to_string(),
+    };
+    let json = serde_json::to_string(&planned).expect("a plan always serializes");
+    format!("{RECORD_PREFIX}{token} plan {json}")
+}
+
+impl Planned {
+    /// Parses a plan line of this run's `token`.
+    pub fn from_line(line: &str, token: &str) -> Option<Planned> {
+        let rest = line.strip_prefix(RECORD_PREFIX)?.strip_prefix(token)?;
+        serde_json::from_str(rest.strip_prefix(" plan ")?).ok()
+    }
+}
+
 /// The line a worker prints after its last check. A worker that exits
 /// without it (student code calling `process::exit`, say) did not finish.
 pub fn done_line(token: &str) -> String {

@@ -124,7 +124,12 @@ pub fn gradebook(kit: &Kit, ids: &[String], rows: &[Row]) -> String {
         .iter()
         .filter(|e| ids.contains(&e.id))
         .collect();
+    let bonus = exercises.iter().any(|e| e.bonus);
     let mut header = vec!["student".to_string(), "score".into(), "max_score".into()];
+    if bonus {
+        // Bonus points come on top of `score`, in a column of their own.
+        header.push("bonus".into());
+    }
     header.extend(exercises.iter().map(|e| format!("{}-{}", e.id, e.name)));
     header.extend(
         exercises
@@ -138,13 +143,20 @@ pub fn gradebook(kit: &Kit, ids: &[String], rows: &[Row]) -> String {
         .collect::<Vec<_>>()
         .join(",")
         + "\n";
-    let max: f64 = exercises.iter().map(|e| e.points).sum();
+    let max: f64 = exercises
+        .iter()
+        .filter(|e| !e.bonus)
+        .map(|e| e.points)
+        .sum();
     for row in rows {
         let mut fields = vec![row.student.clone()];
         match &row.report {
             Some(report) => {
                 fields.push(format!("{:.2}", report.score));
                 fields.push(format!("{}", report.max_score));
+                if bonus {
+                    fields.push(format!("{:.2}", report.bonus_score));
+                }
                 let find = |id: &str| report.exercises.iter().find(|e| e.id == id);
                 fields.extend(exercises.iter().map(|e| {
                     find(&e.id)
@@ -160,6 +172,9 @@ pub fn gradebook(kit: &Kit, ids: &[String], rows: &[Row]) -> String {
             None => {
                 fields.push("0.00".to_string());
                 fields.push(format!("{max}"));
+                if bonus {
+                    fields.push("0.00".to_string());
+                }
                 fields.extend(exercises.iter().map(|_| String::new()));
                 fields.extend(exercises.iter().map(|_| "not graded".to_string()));
             }

@@ -35,8 +35,13 @@ pub fn render(report: &RunReport) -> String {
             })
         })
         .collect();
+    let bonus = if report.bonus_max > 0.0 {
+        format!(", bonus {} of {}", report.bonus_score, report.bonus_max)
+    } else {
+        String::new()
+    };
     let mut output = format!(
-        "Graded with seed {} against {} ({} of {} points).",
+        "Graded with seed {} against {} ({} of {} points{bonus}).",
         report.seed, report.fixtures, report.score, report.max_score
     );
     if let Some(isolation) = &report.isolation {
@@ -44,7 +49,8 @@ pub fn render(report: &RunReport) -> String {
         output.push_str(&super::isolation_lines(isolation));
     }
     let results = json!({
-        "score": report.score,
+        // Bonus points are extra credit on top of the assignment's total.
+        "score": report.score + report.bonus_score,
         "output": output,
         "stdout_visibility": "visible",
         "tests": tests,

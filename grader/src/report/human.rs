@@ -114,13 +114,10 @@ pub fn render(report: &RunReport, color: bool) -> String {
             exercise.name,
             paint(style(exercise.status), &format!("{status:<18}")),
             format!("{:.2} / {}", exercise.score, exercise.points)
+                + if exercise.bonus { "  bonus" } else { "" }
         );
     }
-    let _ = writeln!(
-        out,
-        "\n  total {:.2} / {} points",
-        report.score, report.max_score
-    );
+    let _ = writeln!(out, "\n  total {}", super::total(report));
     if let Some(isolation) = &report.isolation {
         let _ = writeln!(out, "\n{}", super::isolation_lines(isolation));
     }

@@ -34,6 +34,19 @@ pub fn render(report: &RunReport, format: Format, color: bool) -> String {
     }
 }
 
+/// "35.00 / 100 points", and the bonus apart when there is one:
+/// "35.00 / 100 points, bonus 4.00 / 10".
+pub fn total(report: &crate::grade::RunReport) -> String {
+    let mut text = format!("{:.2} / {} points", report.score, report.max_score);
+    if report.bonus_max > 0.0 {
+        text.push_str(&format!(
+            ", bonus {:.2} / {}",
+            report.bonus_score, report.bonus_max
+        ));
+    }
+    text
+}
+
 /// What confined a trusted run, in a few lines; a warning first when the
 /// student's code was not isolated here.
 pub fn isolation_lines(isolation: &crate::grade::Isolation) -> String {

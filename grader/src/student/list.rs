@@ -90,7 +90,11 @@ pub fn render(kit: &Kit, report: &RunReport, color: bool) -> String {
             exercise.name,
             paint(exercise.status, &format!("{status:<18}")),
             format!("{:.2} / {}", exercise.score, exercise.points),
-            exercise.title
+            if exercise.bonus {
+                format!("{} (bonus)", exercise.title)
+            } else {
+                exercise.title.clone()
+            }
         );
     }
     let passed = report
@@ -100,10 +104,9 @@ pub fn render(kit: &Kit, report: &RunReport, color: bool) -> String {
         .count();
     let _ = writeln!(
         out,
-        "\n  {passed} of {} exercises passed, {:.2} / {} points (seed {}).",
+        "\n  {passed} of {} exercises passed, {} (seed {}).",
         report.exercises.len(),
-        report.score,
-        report.max_score,
+        crate::report::total(&report),
         report.seed
     );
     let next = report
