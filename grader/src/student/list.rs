@@ -106,7 +106,7 @@ pub fn render(kit: &Kit, report: &RunReport, color: bool) -> String {
         out,
         "\n  {passed} of {} exercises passed, {} (seed {}).",
         report.exercises.len(),
-        crate::report::total(&report),
+        crate::report::total(report),
         report.seed
     );
     let next = report
