@@ -18,11 +18,13 @@ use crate::params::Params;
 pub const TENSORS_FILE: &str = "tensors.safetensors";
 
 /// The cases of one exercise.
+#[derive(Clone)]
 pub struct Fixtures {
     cases: Vec<Case>,
 }
 
 /// One case, able to hand out its tensors and compare results.
+#[derive(Clone)]
 pub struct Case {
     pub spec: CaseSpec,
     tensors: Arc<HashMap<String, Tensor>>,
@@ -82,9 +84,21 @@ impl Fixtures {
 
     /// Loads the fixtures named by the worker's arguments, or reports why
     /// it cannot (as a fixture error record) and returns `None`.
+    /// Loaded once per process: a worker's two passes (see
+    /// [`crate::harness::run`]) share them.
     pub fn load_for(worker: &mut Worker, exercise_dir: &str) -> Option<Fixtures> {
+        static LOADED: std::sync::Mutex<Option<(String, Fixtures)>> = std::sync::Mutex::new(None);
+        let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((dir, fixtures)) = loaded.as_ref() {
+            if dir == exercise_dir {
+                return Some(fixtures.clone());
+            }
+        }
         match Fixtures::load(&worker.args().fixtures.clone(), exercise_dir) {
-            Ok(fixtures) => Some(fixtures),
+            Ok(fixtures) => {
+                *loaded = Some((exercise_dir.to_string(), fixtures.clone()));
+                Some(fixtures)
+            }
             Err(error) => {
                 worker.fixture_error("fixtures", error.to_string());
                 None
