@@ -504,6 +504,11 @@ pub fn judge(
                         String::new()
                     };
                     (Status::Passed, format!("all {passed} checks passed{note}"))
+                } else if skipped == total {
+                    (
+                        Status::Passed,
+                        format!("no graded check ran ({} not graded)", plural(skipped, "check")),
+                    )
                 } else if not_started + skipped == total {
                     let record = first(CheckStatus::NotStarted).expect("some check is not started");
                     (

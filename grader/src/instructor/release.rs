@@ -227,6 +227,23 @@ pub fn strip_solutions(text: &str, manifest_dir: &Path) -> Result<Option<String>
     if let Some(features) = doc.get_mut("features").and_then(Item::as_table_mut) {
         changed |= drop_features(features, &mut removed);
     }
+    // Profile overrides of the solution crates (`[profile.dev.package.sol09-…]`):
+    // cargo warns about a spec that matches no package.
+    let solution_packages = solution_package_names(manifest_dir);
+    if let Some(profiles) = doc.get_mut("profile").and_then(Item::as_table_like_mut) {
+        for (_, profile) in profiles.iter_mut() {
+            let Some(packages) = profile
+                .as_table_like_mut()
+                .and_then(|p| p.get_mut("package"))
+                .and_then(Item::as_table_like_mut)
+            else {
+                continue;
+            };
+            for name in &solution_packages {
+                changed |= packages.remove(name).is_some();
+            }
+        }
+    }
     Ok(changed.then(|| {
         let text = doc.to_string();
         if text.ends_with('\n') {
@@ -235,6 +252,20 @@ pub fn strip_solutions(text: &str, manifest_dir: &Path) -> Result<Option<String>
             text + "\n"
         }
     }))
+}
+
+/// The package names of `<manifest_dir>/solutions/*/Cargo.toml`.
+fn solution_package_names(manifest_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(manifest_dir.join("solutions")) else {
+        return vec![];
+    };
+    entries
+        .filter_map(|entry| {
+            let text = std::fs::read_to_string(entry.ok()?.path().join("Cargo.toml")).ok()?;
+            let doc: DocumentMut = text.parse().ok()?;
+            Some(doc.get("package")?.get("name")?.as_str()?.to_string())
+        })
+        .collect()
 }
 
 fn drop_solution_deps(

@@ -113,9 +113,12 @@ pub fn render(report: &RunReport, color: bool) -> String {
             exercise.id,
             exercise.name,
             paint(style(exercise.status), &format!("{status:<18}")),
-            format!("{:.2} / {}", exercise.score, exercise.points)
-                + if exercise.bonus { "  bonus" } else { "" }
+            format!("{:.2} / {}", exercise.score, exercise.points),
         );
+        if exercise.bonus {
+            out.pop();
+            out.push_str("  bonus\n");
+        }
     }
     let _ = writeln!(out, "\n  total {}", super::total(report));
     if let Some(isolation) = &report.isolation {

@@ -37,7 +37,12 @@ pub fn render(report: &RunReport, format: Format, color: bool) -> String {
 /// "35.00 / 100 points", and the bonus apart when there is one:
 /// "35.00 / 100 points, bonus 4.00 / 10".
 pub fn total(report: &crate::grade::RunReport) -> String {
-    let mut text = format!("{:.2} / {} points", report.score, report.max_score);
+    // `+ 0.0`: an empty sum is -0.0, which would print as "-0.00".
+    let mut text = format!(
+        "{:.2} / {} points",
+        report.score + 0.0,
+        report.max_score + 0.0
+    );
     if report.bonus_max > 0.0 {
         text.push_str(&format!(
             ", bonus {:.2} / {}",

@@ -1,0 +1,299 @@
+//! Exercise 09's adapter: op name → the student's function. The judge
+//! (`grader/checks/09-flash-attention`) sends the inputs and judges the
+//! outputs.
+//!
+//! Besides the four ops of the fixture cases, two measure: `memory` returns
+//! the peak heap bytes that the student's forward and backward allocate
+//! while they run (this adapter counts every allocation, see [`counting`]);
+//! `speed` returns the seconds of the student's forward and backward and of
+//! a naive candle path on the same inputs. The judge decides what the
+//! numbers mean.
+
+#[cfg(not(feature = "solution"))]
+use exercise as ex;
+#[cfg(feature = "solution")]
+use solution as ex;
+
+use std::time::Instant;
+
+use candle_core::{Device, Tensor, Var, D};
+use grader_kit::adapter::{outputs, serve, unknown_op, Call, Outputs};
+use grader_kit::{Failure, Inputs};
+
+#[global_allocator]
+static ALLOC: counting::CountingAlloc = counting::CountingAlloc;
+
+fn main() {
+    // In trusted mode the sandbox allows 64 processes and threads: on a
+    // grading machine with more cores, `num_threads()` (every core) would
+    // make the student's thread spawns fail. At most 16 then, unless set.
+    if std::env::var_os("FLASH_ATTENTION_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::env::set_var("FLASH_ATTENTION_THREADS", cores.min(16).to_string());
+    }
+    serve(|call| {
+        let is_causal = call.params.bool("is_causal")?;
+        let scale = call.params.f64("scale")?;
+        let tiles: Option<(usize, usize)> = call.params.value("tiles")?;
+        match call.op.as_str() {
+            "online_softmax" => {
+                let x = call.input("x")?.to_vec1::<f32>()?;
+                let out = ex::online_softmax(&x);
+                let n = out.len();
+                outputs([("out", Tensor::from_vec(out, n, &Device::Cpu)?)])
+            }
+            "flash_forward" => {
+                let (out, lse) = ex::flash_forward(
+                    &call.input("q")?,
+                    &call.input("k")?,
+                    &call.input("v")?,
+                    is_causal,
+                    scale,
+                    tiles,
+                )?;
+                outputs([("out", out), ("lse", lse)])
+            }
+            "flash_backward" => {
+                let (dq, dk, dv) = ex::flash_backward(
+                    &call.input("q")?,
+                    &call.input("k")?,
+                    &call.input("v")?,
+                    &call.input("out")?,
+                    &call.input("lse")?,
+                    &call.input("d_out")?,
+                    is_causal,
+                    scale,
+                    tiles,
+                )?;
+                outputs([("dq", dq), ("dk", dk), ("dv", dv)])
+            }
+            "flash_attention" => autograd(call, is_causal, scale, tiles),
+            "memory" => memory(call, is_causal),
+            "speed" => speed(call, is_causal),
+            _ => unknown_op(call),
+        }
+    })
+}
+
+/// The student's `FlashAttention` op through candle's autograd: out =
+/// apply_op3(q, k, v), loss = sum(out · d_out), then the gradients of q, k
+/// and v (a gradient that does not reach its input is left out, for the
+/// judge to report).
+fn autograd(
+    call: &Call,
+    is_causal: bool,
+    scale: Option<f64>,
+    tiles: Option<(usize, usize)>,
+) -> Result<Outputs, Failure> {
+    let q = Var::from_tensor(&call.input("q")?.contiguous()?)?;
+    let k = Var::from_tensor(&call.input("k")?.contiguous()?)?;
+    let v = Var::from_tensor(&call.input("v")?.contiguous()?)?;
+    let op = ex::FlashAttention::new(is_causal, scale, tiles);
+    let out = q.as_tensor().apply_op3(k.as_tensor(), v.as_tensor(), op)?;
+    let grads = (&out * &call.input("d_out")?)?.sum_all()?.backward()?;
+    let mut named = vec![("out".to_string(), out.detach())];
+    for (name, var) in [("dq", &q), ("dk", &k), ("dv", &v)] {
+        if let Some(g) = grads.get(var.as_tensor()) {
+            named.push((name.to_string(), g.clone()));
+        }
+    }
+    Ok(named)
+}
+
+/// A number as a one-element f64 tensor.
+fn number(x: f64) -> Result<Tensor, Failure> {
+    Ok(Tensor::new(&[x], &Device::Cpu)?)
+}
+
+/// The peak bytes allocated, beyond what was allocated before, while the
+/// student's `flash_forward` and then `flash_backward` ran on the judge's
+/// inputs (default tiles and scale). Their outputs are included: the judge
+/// subtracts them. The param `threads` is put in FLASH_ATTENTION_THREADS for
+/// the two calls, so that the per-thread tiles counted are the same on every
+/// machine.
+fn memory(call: &Call, is_causal: bool) -> Result<Outputs, Failure> {
+    let (q, k, v, d_out) = (
+        call.input("q")?,
+        call.input("k")?,
+        call.input("v")?,
+        call.input("d_out")?,
+    );
+    let threads = call.params.usize("threads")?;
+    let saved = std::env::var_os("FLASH_ATTENTION_THREADS");
+    std::env::set_var("FLASH_ATTENTION_THREADS", threads.to_string());
+    let measured = (|| {
+        let (forward, fwd_peak) =
+            counting::measure(|| ex::flash_forward(&q, &k, &v, is_causal, None, None));
+        let (out, lse) = forward?;
+        let (backward, bwd_peak) = counting::measure(|| {
+            ex::flash_backward(&q, &k, &v, &out, &lse, &d_out, is_causal, None, None)
+        });
+        backward?;
+        Ok::<_, Failure>((fwd_peak, bwd_peak))
+    })();
+    match saved {
+        Some(value) => std::env::set_var("FLASH_ATTENTION_THREADS", value),
+        None => std::env::remove_var("FLASH_ATTENTION_THREADS"),
+    }
+    let (fwd_peak, bwd_peak) = measured?;
+    outputs([
+        ("forward_peak", number(fwd_peak as f64)?),
+        ("backward_peak", number(bwd_peak as f64)?),
+    ])
+}
+
+/// Seconds (the fastest of `reps` runs, after a warm-up) of the student's
+/// `flash_forward` and `flash_backward`, and of the naive path's forward and
+/// backward (candle's autograd through [`naive`]; the fastest of
+/// `naive_reps` runs, without a warm-up: it is slow), on the same inputs.
+fn speed(call: &Call, is_causal: bool) -> Result<Outputs, Failure> {
+    let (q, k, v, d_out) = (
+        call.input("q")?,
+        call.input("k")?,
+        call.input("v")?,
+        call.input("d_out")?,
+    );
+    let reps = call.params.usize("reps")?.max(1);
+    let naive_reps = call.params.usize("naive_reps")?.max(1);
+    let (out, lse) = ex::flash_forward(&q, &k, &v, is_causal, None, None)?;
+    let flash_forward = fastest_secs(reps, true, || {
+        ex::flash_forward(&q, &k, &v, is_causal, None, None)?;
+        Ok(0.0)
+    })?;
+    let flash_backward = fastest_secs(reps, true, || {
+        ex::flash_backward(&q, &k, &v, &out, &lse, &d_out, is_causal, None, None)?;
+        Ok(0.0)
+    })?;
+    let naive_forward = fastest_secs(naive_reps, false, || {
+        naive(&q, &k, &v, is_causal)?;
+        Ok(0.0)
+    })?;
+    let (qv, kv, vv) = (
+        Var::from_tensor(&q)?,
+        Var::from_tensor(&k)?,
+        Var::from_tensor(&v)?,
+    );
+    // The backward alone: each run builds its graph untimed, then times
+    // `backward()`; the closure returns the seconds it leaves out.
+    let naive_backward = fastest_secs(naive_reps, false, || {
+        let start = Instant::now();
+        let out = naive(qv.as_tensor(), kv.as_tensor(), vv.as_tensor(), is_causal)?;
+        let loss = (&out * &d_out)?.sum_all()?;
+        let untimed = start.elapsed().as_secs_f64();
+        loss.backward()?;
+        Ok(untimed)
+    })?;
+    outputs([
+        ("flash_forward", number(flash_forward)?),
+        ("flash_backward", number(flash_backward)?),
+        ("naive_forward", number(naive_forward)?),
+        ("naive_backward", number(naive_backward)?),
+    ])
+}
+
+/// The fewest wall-clock seconds of `reps` runs of `f` (after a warm-up
+/// run when `warm_up`), less the seconds each run says to leave out. The
+/// fastest run is the one least disturbed by other processes.
+fn fastest_secs(
+    reps: usize,
+    warm_up: bool,
+    mut f: impl FnMut() -> Result<f64, Failure>,
+) -> Result<f64, Failure> {
+    if warm_up {
+        f()?;
+    }
+    let mut best = f64::INFINITY;
+    for _ in 0..reps {
+        let start = Instant::now();
+        let untimed = f()?;
+        best = best.min((start.elapsed().as_secs_f64() - untimed).max(0.0));
+    }
+    Ok(best)
+}
+
+/// The naive path: the whole (…, L, S) score matrix,
+/// softmax(q·kᵀ·scale (masked)) · v, with candle ops.
+fn naive(q: &Tensor, k: &Tensor, v: &Tensor, is_causal: bool) -> candle_core::Result<Tensor> {
+    let e = q.dim(D::Minus1)?;
+    let (l, s) = (q.dim(D::Minus2)?, k.dim(D::Minus2)?);
+    let mut scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (e as f64).sqrt()))?;
+    if is_causal {
+        let i = Tensor::arange(0u32, l as u32, q.device())?.unsqueeze(1)?;
+        let j = Tensor::arange(0u32, s as u32, q.device())?.unsqueeze(0)?;
+        let allowed = j.broadcast_le(&i)?.broadcast_as(scores.shape())?;
+        let minus_inf = Tensor::full(f32::NEG_INFINITY, scores.shape(), q.device())?;
+        scores = allowed.where_cond(&scores, &minus_inf)?;
+    }
+    let max = scores.max_keepdim(D::Minus1)?;
+    let p = scores.broadcast_sub(&max)?.exp()?;
+    let p = p.broadcast_div(&p.sum_keepdim(D::Minus1)?)?;
+    p.matmul(v)
+}
+
+/// A global allocator that counts the bytes allocated now and the most
+/// since the last reset. Thread stacks are mapped, not allocated, and are
+/// not counted.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    pub struct CountingAlloc;
+
+    static NOW: AtomicUsize = AtomicUsize::new(0);
+    static MOST: AtomicUsize = AtomicUsize::new(0);
+
+    fn add(bytes: usize) {
+        let now = NOW.fetch_add(bytes, SeqCst) + bytes;
+        MOST.fetch_max(now, SeqCst);
+    }
+
+    fn sub(bytes: usize) {
+        NOW.fetch_sub(bytes, SeqCst);
+    }
+
+    // SAFETY: every call is passed on to the system allocator unchanged;
+    // the counters only watch.
+    unsafe impl GlobalAlloc for CountingAlloc {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let ptr = System.alloc(layout);
+            if !ptr.is_null() {
+                add(layout.size());
+            }
+            ptr
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            let ptr = System.alloc_zeroed(layout);
+            if !ptr.is_null() {
+                add(layout.size());
+            }
+            ptr
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout);
+            sub(layout.size());
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let moved = System.realloc(ptr, layout, new_size);
+            if !moved.is_null() {
+                if new_size >= layout.size() {
+                    add(new_size - layout.size());
+                } else {
+                    sub(layout.size() - new_size);
+                }
+            }
+            moved
+        }
+    }
+
+    /// Runs `f`; returns its result and the most bytes allocated during the
+    /// call beyond those allocated before it.
+    pub fn measure<R>(f: impl FnOnce() -> R) -> (R, usize) {
+        let before = NOW.load(SeqCst);
+        MOST.store(before, SeqCst);
+        let result = f();
+        (result, MOST.load(SeqCst).saturating_sub(before))
+    }
+}

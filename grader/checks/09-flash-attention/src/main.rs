@@ -1,0 +1,534 @@
+//! Exercise 09's judge: every fixture case of `online_softmax`,
+//! `flash_forward`, `flash_backward` and `flash_attention` (the candle op
+//! through autograd), properties on fresh random inputs, the memory bound
+//! (graded) and the speed against the naive path (reported, not graded).
+//! The student's code runs in its adapter
+//! (`grader/adapters/09-flash-attention`); `ex` below calls it.
+
+use std::cell::RefCell;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use grader_kit::compare::compare;
+use grader_kit::properties::PROPERTY_TOLERANCE;
+use grader_kit::protocol::CheckStatus;
+use grader_kit::random::{randn, rng_for};
+use grader_kit::{CheckResult, Failure, Fixtures, Worker};
+use rand::rngs::StdRng;
+use rand::Rng;
+
+const EXERCISE: &str = "09-flash-attention";
+
+/// Random draws per property check: small tiles, L ≠ S, causal or not and
+/// batch dimensions make many corner cases.
+const TRIALS: usize = 4;
+
+/// The memory check's problem: one head, L = S = 4096, E = Ev = 64 (the
+/// naive path's scores alone would take L²·4 = 64 MiB).
+const MEMORY_L: usize = 4096;
+const MEMORY_E: usize = 64;
+/// The threads the student's code is asked for during the memory check
+/// (FLASH_ATTENTION_THREADS, which `num_threads()` reads): each thread has
+/// its own tiles, so a fixed number makes the bound the same on every
+/// machine.
+const MEMORY_THREADS: usize = 4;
+/// What the forward and the backward may each allocate beyond their inputs
+/// and outputs: 8·L·E·4 bytes (8 MiB here: O(L·E), room for a few padded or
+/// transposed copies of q, k, v, out or d_out and O(L) statistics such as
+/// the lse and D) plus this constant, for the per-thread tiles of
+/// MEMORY_THREADS threads (a few Bq×Bk and B×E tiles each: 16 KiB apiece
+/// at 64×64) and thread and tensor bookkeeping. The reference solution
+/// needs 0.1 MiB (forward) and 0.5 MiB (backward) of the whole allowance.
+const MEMORY_SLACK: usize = 1 << 20;
+
+/// The speed line's problem, (batch, heads, L, E), and the runs whose
+/// fastest is reported: the student's code after a warm-up, the naive path
+/// (about half a second a run) without.
+const SPEED_SHAPE: [usize; 4] = [1, 2, 1024, 64];
+const SPEED_REPS: usize = 3;
+const NAIVE_REPS: usize = 2;
+
+/// The tile sizes the properties draw from (`None`: the default).
+const TILES: [Option<(usize, usize)>; 9] = [
+    Some((1, 1)),
+    Some((2, 3)),
+    Some((3, 5)),
+    Some((4, 4)),
+    Some((5, 2)),
+    Some((7, 3)),
+    Some((8, 8)),
+    Some((16, 4)),
+    None,
+];
+
+fn main() {
+    grader_kit::run(checks);
+}
+
+fn checks(worker: &mut Worker) {
+    if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
+        fixtures.unknown_ops(
+            worker,
+            &[
+                "online_softmax",
+                "flash_forward",
+                "flash_backward",
+                "flash_attention",
+            ],
+        );
+        fixtures.judge_op(worker, "online softmax", "online_softmax");
+        fixtures.judge_op(worker, "forward", "flash_forward");
+        fixtures.judge_op(worker, "backward", "flash_backward");
+        fixtures.judge_op(worker, "autograd", "flash_attention");
+    }
+
+    worker.property("matches-attention-in-float64", |rng| {
+        for _ in 0..TRIALS {
+            let p = Problem::random(rng, 1..=24, 1..=16);
+            let want = p.reference()?;
+            let (out, lse) = ex::flash_forward(&p.q, &p.k, &p.v, p.causal, p.scale, p.tiles)?;
+            let (dq, dk, dv) = ex::flash_backward(
+                &p.q, &p.k, &p.v, &out, &lse, &p.d_out, p.causal, p.scale, p.tiles,
+            )?;
+            for (name, got, want) in [
+                ("out", &out, &want.out),
+                ("lse", &lse, &want.lse),
+                ("dq", &dq, &want.dq),
+                ("dk", &dk, &want.dk),
+                ("dv", &dv, &want.dv),
+            ] {
+                compare(name, got, want, PROPERTY_TOLERANCE).map_err(|f| {
+                    f.context(format!(
+                        "{}: softmax(q·kᵀ·scale)·v and its gradients, computed in float64",
+                        p.describe()
+                    ))
+                })?;
+            }
+        }
+        Ok(())
+    });
+    worker.property("tile-sizes-agree", |rng| {
+        for _ in 0..TRIALS {
+            // Longer sequences: many blocks, so many work items for threads.
+            let mut p = Problem::random(rng, 20..=150, 4..=32);
+            let small = (rng.random_range(1..=9), rng.random_range(1..=9));
+            let mut results = vec![];
+            for tiles in [Some(small), None] {
+                p.tiles = tiles;
+                let (out, lse) = ex::flash_forward(&p.q, &p.k, &p.v, p.causal, p.scale, tiles)?;
+                let (dq, dk, dv) = ex::flash_backward(
+                    &p.q, &p.k, &p.v, &out, &lse, &p.d_out, p.causal, p.scale, tiles,
+                )?;
+                results.push([out, lse, dq, dk, dv]);
+            }
+            for (i, name) in ["out", "lse", "dq", "dk", "dv"].iter().enumerate() {
+                compare(name, &results[0][i], &results[1][i], PROPERTY_TOLERANCE).map_err(|f| {
+                    f.context(format!(
+                        "{}: tiles {small:?} and the default tiles must give the same {name}",
+                        p.describe()
+                    ))
+                })?;
+            }
+        }
+        Ok(())
+    });
+    worker.property("autograd-op-agrees-with-forward-and-backward", |rng| {
+        for _ in 0..TRIALS {
+            let p = Problem::random(rng, 1..=40, 1..=16);
+            let (out, lse) = ex::flash_forward(&p.q, &p.k, &p.v, p.causal, p.scale, p.tiles)?;
+            let (dq, dk, dv) = ex::flash_backward(
+                &p.q, &p.k, &p.v, &out, &lse, &p.d_out, p.causal, p.scale, p.tiles,
+            )?;
+            let [op_out, op_dq, op_dk, op_dv] =
+                ex::flash_attention(&p.q, &p.k, &p.v, &p.d_out, p.causal, p.scale, p.tiles)?;
+            for (name, got, want) in [
+                ("out", &op_out, &out),
+                ("dq", &op_dq, &dq),
+                ("dk", &op_dk, &dk),
+                ("dv", &op_dv, &dv),
+            ] {
+                compare(name, got, want, PROPERTY_TOLERANCE).map_err(|f| {
+                    f.context(format!(
+                        "{}: the FlashAttention op through candle's autograd must give what flash_forward and flash_backward give",
+                        p.describe()
+                    ))
+                })?;
+            }
+        }
+        Ok(())
+    });
+
+    let seed = worker.seed();
+    let measured: RefCell<Option<Result<(usize, usize), Failure>>> = RefCell::new(None);
+    worker.check("memory", "memory", || {
+        let result = measure_memory(rng_for(seed, "memory"));
+        let verdict = match &result {
+            Ok((forward, backward)) => memory_verdict(*forward, *backward),
+            Err(failure) => Err(failure.clone()),
+        };
+        *measured.borrow_mut() = Some(result);
+        verdict
+    });
+    worker.check("memory", "memory-peak", || report_memory(&measured));
+    worker.check("speed", "speed", || report_speed(seed));
+}
+
+/// One random attention problem, with the arguments of every op.
+struct Problem {
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    d_out: Tensor,
+    causal: bool,
+    scale: Option<f64>,
+    tiles: Option<(usize, usize)>,
+}
+
+/// The expected values, computed here in float64.
+struct Expected {
+    out: Tensor,
+    lse: Tensor,
+    dq: Tensor,
+    dk: Tensor,
+    dv: Tensor,
+}
+
+impl Problem {
+    /// q (…, L, E), k (…, S, E), v (…, S, Ev) with 0 to 2 batch dimensions,
+    /// L and S from `lengths`, E and Ev from `widths`; causal half the time
+    /// (then often L ≠ S), a random scale a quarter of the time.
+    fn random(
+        rng: &mut StdRng,
+        lengths: std::ops::RangeInclusive<usize>,
+        widths: std::ops::RangeInclusive<usize>,
+    ) -> Problem {
+        let batch: Vec<usize> = (0..rng.random_range(0..=2))
+            .map(|_| rng.random_range(1..=3))
+            .collect();
+        let (l, s) = (rng.random_range(lengths.clone()), rng.random_range(lengths));
+        let (e, ev) = (rng.random_range(widths.clone()), rng.random_range(widths));
+        let shape = |rows: usize, cols: usize| [batch.clone(), vec![rows, cols]].concat();
+        Problem {
+            q: randn(rng, &shape(l, e)),
+            k: randn(rng, &shape(s, e)),
+            v: randn(rng, &shape(s, ev)),
+            d_out: randn(rng, &shape(l, ev)),
+            causal: rng.random_bool(0.5),
+            scale: rng.random_bool(0.25).then(|| rng.random_range(0.3..1.5f64)),
+            tiles: TILES[rng.random_range(0..TILES.len())],
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "q {:?}, k {:?}, v {:?}, is_causal {}, scale {:?}, tiles {:?}",
+            self.q.dims(),
+            self.k.dims(),
+            self.v.dims(),
+            self.causal,
+            self.scale,
+            self.tiles
+        )
+    }
+
+    /// softmax(q·kᵀ·scale + mask)·v, the lse of the masked scores, and the
+    /// gradients of sum(out · d_out) by candle's autograd, all in float64
+    /// (every query sees at least key 0, so no row is empty).
+    fn reference(&self) -> Result<Expected, Failure> {
+        let f64_var = |t: &Tensor| Var::from_tensor(&t.to_dtype(DType::F64)?);
+        let (q, k, v) = (f64_var(&self.q)?, f64_var(&self.k)?, f64_var(&self.v)?);
+        let e = q.dim(D::Minus1)?;
+        let (l, s) = (q.dim(D::Minus2)?, k.dim(D::Minus2)?);
+        let scale = self.scale.unwrap_or(1.0 / (e as f64).sqrt());
+        let mut scores = (q.matmul(&k.t()?)? * scale)?;
+        if self.causal {
+            let bias: Vec<f64> = (0..l)
+                .flat_map(|i| (0..s).map(move |j| if j <= i { 0.0 } else { f64::NEG_INFINITY }))
+                .collect();
+            let bias = Tensor::from_vec(bias, (l, s), &Device::Cpu)?;
+            scores = scores.broadcast_add(&bias)?;
+        }
+        let max = scores.max_keepdim(D::Minus1)?.detach();
+        let exp = scores.broadcast_sub(&max)?.exp()?;
+        let sum = exp.sum_keepdim(D::Minus1)?;
+        let out = exp.broadcast_div(&sum)?.matmul(v.as_tensor())?;
+        let lse = (sum.log()? + max)?.squeeze(D::Minus1)?;
+        let d_out = self.d_out.to_dtype(DType::F64)?;
+        let grads = (&out * &d_out)?.sum_all()?.backward()?;
+        let grad = |var: &Var| -> Result<Tensor, Failure> {
+            Ok(grads
+                .get(var.as_tensor())
+                .ok_or_else(|| Failure::fixture("the float64 reference has no gradient"))?
+                .to_dtype(DType::F32)?)
+        };
+        Ok(Expected {
+            out: out.detach().to_dtype(DType::F32)?,
+            lse: lse.detach().to_dtype(DType::F32)?,
+            dq: grad(&q)?,
+            dk: grad(&k)?,
+            dv: grad(&v)?,
+        })
+    }
+}
+
+/// The peak bytes the student's forward and backward allocate beyond their
+/// inputs and outputs, on random inputs of the memory check's size.
+fn measure_memory(mut rng: StdRng) -> Result<(usize, usize), Failure> {
+    let (l, e) = (MEMORY_L, MEMORY_E);
+    let [q, k, v, d_out] = [0; 4].map(|_| filler(&mut rng, &[l, e]));
+    let (forward_peak, backward_peak) = ex::memory(&q, &k, &v, &d_out, MEMORY_THREADS)?;
+    let outputs = (l * e + l) * 4; // out and lse
+    let gradients = 3 * l * e * 4; // dq, dk and dv
+    Ok((
+        forward_peak.saturating_sub(outputs),
+        backward_peak.saturating_sub(gradients),
+    ))
+}
+
+/// Values in [-1, 1] for the measuring checks, whose results do not depend
+/// on them: sin(a·i + b) over the elements, with a and b from `rng`. A
+/// million normal draws take most of a second in this (unoptimized) judge;
+/// candle's ops take milliseconds.
+fn filler(rng: &mut StdRng, shape: &[usize]) -> Tensor {
+    let (a, b) = (rng.random_range(0.5..1.5f64), rng.random_range(0.0..6.3f64));
+    let n: usize = shape.iter().product();
+    Tensor::arange(0u32, n as u32, &Device::Cpu)
+        .and_then(|i| i.to_dtype(DType::F32)?.affine(a, b)?.sin()?.reshape(shape))
+        .expect("a range of the right size")
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.2} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+fn memory_bound() -> usize {
+    8 * MEMORY_L * MEMORY_E * 4 + MEMORY_SLACK
+}
+
+/// What the measurement was, in words.
+fn memory_line(forward: usize, backward: usize) -> String {
+    format!(
+        "forward {} and backward {} beyond their inputs and outputs at L = S = {MEMORY_L}, E = {MEMORY_E}, {MEMORY_THREADS} threads (bound {} = 8·L·E·4 + 1 MiB; the naive path's scores alone take {})",
+        mib(forward),
+        mib(backward),
+        mib(memory_bound()),
+        mib(MEMORY_L * MEMORY_L * 4)
+    )
+}
+
+fn memory_verdict(forward: usize, backward: usize) -> CheckResult {
+    if forward.max(backward) <= memory_bound() {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "too much memory: {}. FlashAttention never holds an L×S matrix: keep only tiles, and O(L) statistics",
+        memory_line(forward, backward)
+    )))
+}
+
+/// The measured peaks, always, as a record that neither earns nor loses
+/// points (the check `memory` grades them).
+fn report_memory(measured: &RefCell<Option<Result<(usize, usize), Failure>>>) -> CheckResult {
+    let line = match measured.borrow().as_ref() {
+        Some(Ok((forward, backward))) => format!("measured: {}", memory_line(*forward, *backward)),
+        // A stub: the same "not started" as the check that measures.
+        Some(Err(failure)) if failure.status == CheckStatus::NotStarted => {
+            return Err(failure.clone())
+        }
+        Some(Err(failure)) => format!("not measured: {}", failure.message),
+        None => "not measured (run the check `memory`)".to_string(),
+    };
+    Err(not_graded(line))
+}
+
+/// A record that neither earns nor loses points, with a message of its own
+/// (not the "skipped: …" of a check that could not run).
+fn not_graded(message: String) -> Failure {
+    Failure {
+        status: CheckStatus::Skipped,
+        message,
+        mismatch: None,
+        location: None,
+    }
+}
+
+/// The student's forward and backward against the naive path, timed in the
+/// adapter on the same inputs: a line in the report, never points.
+fn report_speed(seed: u64) -> CheckResult {
+    let mut rng = rng_for(seed, "speed");
+    let [b, h, l, e] = SPEED_SHAPE;
+    let [q, k, v, d_out] = [0; 4].map(|_| filler(&mut rng, &[b, h, l, e]));
+    let times = match ex::speed(&q, &k, &v, &d_out, SPEED_REPS, NAIVE_REPS) {
+        Ok(times) => times,
+        Err(failure) if failure.status == CheckStatus::NotStarted => return Err(failure),
+        Err(failure) => {
+            return Err(not_graded(format!(
+                "not graded, not measured: {}",
+                failure.message
+            )))
+        }
+    };
+    let [fwd, bwd, naive_fwd, naive_bwd] = times;
+    let ratio = |mine: f64, naive: f64| {
+        let x = naive / mine.max(1e-9);
+        if x >= 1.0 {
+            format!("{x:.1}× faster")
+        } else {
+            format!("{:.1}× slower", 1.0 / x.max(1e-9))
+        }
+    };
+    Err(not_graded(format!(
+        "not graded: forward {} than naive at L = {l}, backward {} ({} heads, E = {e}; forward {:.1} ms against {:.1} ms, backward {:.1} ms against {:.1} ms, fastest of {SPEED_REPS} and {NAIVE_REPS} runs)",
+        ratio(fwd, naive_fwd),
+        ratio(bwd, naive_bwd),
+        b * h,
+        fwd * 1e3,
+        naive_fwd * 1e3,
+        bwd * 1e3,
+        naive_bwd * 1e3
+    )))
+}
+
+/// The student's functions, called in the adapter.
+mod ex {
+    use candle_core::Tensor;
+    use grader_kit::client::call;
+    use grader_kit::Failure;
+    use serde_json::json;
+
+    fn params(
+        causal: bool,
+        scale: Option<f64>,
+        tiles: Option<(usize, usize)>,
+    ) -> serde_json::Value {
+        json!({ "is_causal": causal, "scale": scale, "tiles": tiles.map(|(a, b)| [a, b]) })
+    }
+
+    pub fn flash_forward(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        causal: bool,
+        scale: Option<f64>,
+        tiles: Option<(usize, usize)>,
+    ) -> Result<(Tensor, Tensor), Failure> {
+        let out = call(
+            "flash_forward",
+            params(causal, scale, tiles),
+            &[("q", q), ("k", k), ("v", v)],
+        )?;
+        Ok((out.get("out")?, out.get("lse")?))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn flash_backward(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        out: &Tensor,
+        lse: &Tensor,
+        d_out: &Tensor,
+        causal: bool,
+        scale: Option<f64>,
+        tiles: Option<(usize, usize)>,
+    ) -> Result<(Tensor, Tensor, Tensor), Failure> {
+        let grads = call(
+            "flash_backward",
+            params(causal, scale, tiles),
+            &[
+                ("q", q),
+                ("k", k),
+                ("v", v),
+                ("out", out),
+                ("lse", lse),
+                ("d_out", d_out),
+            ],
+        )?;
+        Ok((grads.get("dq")?, grads.get("dk")?, grads.get("dv")?))
+    }
+
+    /// The `FlashAttention` op through candle's autograd: out, dq, dk, dv.
+    pub fn flash_attention(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        d_out: &Tensor,
+        causal: bool,
+        scale: Option<f64>,
+        tiles: Option<(usize, usize)>,
+    ) -> Result<[Tensor; 4], Failure> {
+        let got = call(
+            "flash_attention",
+            params(causal, scale, tiles),
+            &[("q", q), ("k", k), ("v", v), ("d_out", d_out)],
+        )?;
+        Ok([
+            got.get("out")?,
+            got.get("dq")?,
+            got.get("dk")?,
+            got.get("dv")?,
+        ])
+    }
+
+    fn number(t: &Tensor) -> Result<f64, Failure> {
+        let values = t
+            .flatten_all()?
+            .to_dtype(candle_core::DType::F64)?
+            .to_vec1::<f64>()?;
+        values
+            .first()
+            .copied()
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| {
+                Failure::new(format!(
+                    "the adapter sent back {values:?}, not a measurement"
+                ))
+            })
+    }
+
+    /// The peak bytes allocated during the student's forward and backward
+    /// (outputs included), with `threads` threads asked for.
+    pub fn memory(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        d_out: &Tensor,
+        threads: usize,
+    ) -> Result<(usize, usize), Failure> {
+        let got = call(
+            "memory",
+            json!({ "is_causal": false, "threads": threads }),
+            &[("q", q), ("k", k), ("v", v), ("d_out", d_out)],
+        )?;
+        Ok((
+            number(&got.get("forward_peak")?)? as usize,
+            number(&got.get("backward_peak")?)? as usize,
+        ))
+    }
+
+    /// Seconds: the student's forward and backward, the naive forward and
+    /// backward.
+    pub fn speed(
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        d_out: &Tensor,
+        reps: usize,
+        naive_reps: usize,
+    ) -> Result<[f64; 4], Failure> {
+        let got = call(
+            "speed",
+            json!({ "is_causal": false, "reps": reps, "naive_reps": naive_reps }),
+            &[("q", q), ("k", k), ("v", v), ("d_out", d_out)],
+        )?;
+        let mut times = [0.0; 4];
+        for (t, name) in times.iter_mut().zip([
+            "flash_forward",
+            "flash_backward",
+            "naive_forward",
+            "naive_backward",
+        ]) {
+            *t = number(&got.get(name)?)?;
+        }
+        Ok(times)
+    }
+}
