@@ -1,0 +1,1 @@
+//! Nothing to see: this crate exists for its Cargo.toml (see there).
