@@ -5,11 +5,18 @@ file afterwards, even on Ctrl-C.
 
     python3 scripts/planted-bugs.py            # every bug
     python3 scripts/planted-bugs.py 01 02      # the bugs of some exercises
+    python3 scripts/planted-bugs.py --fixtures DIR 01   # grade against another fixture set
 
 A bug the grader misses means a check is missing: add one. The list below
-is data: (exercise, file under solutions/, text to replace, replacement, what it is).
+is data: (exercise, file under solutions/, text to replace, replacement, what
+it is[, mistake]). A bug with a sixth element is a catalogued mistake
+(exercises/<dir>/mistakes.yaml): the report must also name it, as the
+diagnosis of a failed check, or the bug counts as missed. Every catalogued
+mistake must have such a bug.
 """
+import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,15 +27,15 @@ BUGS = [
     ("01", "01-attention/src/lib.rs",
      "let scale = scale.unwrap_or(1.0 / (embed as f64).sqrt());",
      "let scale = scale.unwrap_or(1.0);",
-     "no 1/sqrt(E) scale"),
+     "no 1/sqrt(E) scale", "no-scale"),
     ("01", "01-attention/src/lib.rs",
      "let exp = x.broadcast_sub(&max)?.exp()?;",
      "let exp = x.exp()?;",
-     "softmax without subtracting the row maximum (overflows)"),
+     "softmax without subtracting the row maximum (overflows)", "no-max-subtraction"),
     ("01", "01-attention/src/lib.rs",
-     "exp.broadcast_div(&exp.sum_keepdim(D::Minus1)?)",
-     "exp.broadcast_div(&exp.sum_keepdim(D::Minus2)?)",
-     "softmax normalized over the wrong axis"),
+     "let max = x.max_keepdim(D::Minus1)?;\n    let exp = x.broadcast_sub(&max)?.exp()?;\n    exp.broadcast_div(&exp.sum_keepdim(D::Minus1)?)",
+     "let max = x.max_keepdim(D::Minus2)?;\n    let exp = x.broadcast_sub(&max)?.exp()?;\n    exp.broadcast_div(&exp.sum_keepdim(D::Minus2)?)",
+     "softmax over the wrong axis (the queries)", "softmax-wrong-axis"),
     ("01", "01-attention/src/lib.rs",
      "let scores = matmul(q, &k.t()?)?;",
      "let scores = matmul(&q.t()?.contiguous()?, k)?.t()?.contiguous()?.narrow(D::Minus1, 0, k.dim(D::Minus2)?)?.narrow(D::Minus2, 0, q.dim(D::Minus2)?)?;",
@@ -44,51 +51,59 @@ BUGS = [
     ("02", "02-masked-attention/src/lib.rs",
      "Tensor::full(f32::NEG_INFINITY, allowed.shape()",
      "Tensor::full(-1e9f32, allowed.shape()",
-     "masked scores set to -1e9 instead of -inf"),
+     "masked scores set to -1e9 instead of -inf", "minus-1e9"),
     ("02", "02-masked-attention/src/lib.rs",
      "allowed.ne(0u8)?.where_cond(&zeros, &neg_inf)",
      "allowed.eq(0u8)?.where_cond(&zeros, &neg_inf)",
-     "bool mask convention inverted (true = blocked)"),
+     "bool mask convention inverted (true = blocked)", "bool-mask-inverted"),
     ("02", "02-masked-attention/src/lib.rs",
      "keys.broadcast_le(&queries)",
      "keys.to_dtype(DType::F32)?.broadcast_le(&(queries.to_dtype(DType::F32)? + (s as f64 - l as f64))?)",
-     "causal mask aligned bottom-right instead of top-left"),
+     "causal mask aligned bottom-right instead of top-left", "causal-bottom-right"),
+    ("02", "02-masked-attention/src/lib.rs",
+     "keys.broadcast_le(&queries)",
+     "keys.broadcast_lt(&queries)",
+     "causal mask without the diagonal", "causal-no-diagonal"),
     ("02", "02-masked-attention/src/lib.rs",
      "let bias = additive_mask(&causal)?.to_dtype(scores.dtype())?;\n        scores = scores.broadcast_add(&bias)?;",
      "let bias = additive_mask(&causal)?.to_dtype(scores.dtype())?;",
-     "is_causal ignored"),
+     "is_causal ignored", "causal-ignored"),
     ("04", "04-multi-head/src/lib.rs",
      "mask.where_cond(&forbidden, &allowed)",
      "mask.where_cond(&allowed, &forbidden)",
-     "MHA bool mask convention inverted (1 = allowed, as SDPA)"),
+     "MHA bool mask convention inverted (1 = allowed, as SDPA)", "mask-convention-sdpa"),
     ("04", "04-multi-head/src/lib.rs",
      "x.reshape((b, l, num_heads, e / num_heads))?\n        .transpose(1, 2)?",
      "x.reshape((b, l, e / num_heads, num_heads))?\n        .transpose(1, 3)?\n        .transpose(2, 3)?",
-     "heads split as (B, L, D, H) instead of (B, L, H, D)"),
+     "heads split as (B, L, D, H) instead of (B, L, H, D)", "heads-split-d-h"),
     ("04", "04-multi-head/src/lib.rs",
      "let v = split_heads(&self.v_proj.forward(value)?, h)?;",
      "let v = split_heads(&self.k_proj.forward(value)?, h)?;",
      "k projection used for the values"),
     ("04", "04-multi-head/src/lib.rs",
+     "let k = split_heads(&self.k_proj.forward(key)?, h)?;\n        let v = split_heads(&self.v_proj.forward(value)?, h)?;",
+     "let k = split_heads(&self.v_proj.forward(key)?, h)?;\n        let v = split_heads(&self.k_proj.forward(value)?, h)?;",
+     "key and value projections swapped", "kv-swapped"),
+    ("04", "04-multi-head/src/lib.rs",
      "let out = self.out_proj.forward(&combine_heads(&heads)?)?;",
      "let out = combine_heads(&heads)?;",
-     "out_proj missing"),
+     "out_proj missing", "no-out-proj"),
     ("04", "04-multi-head/src/lib.rs",
      "(true, true) => Some(weights.mean(1)?),",
      "(true, true) => Some(weights.clone()),",
-     "average_attn_weights ignored"),
+     "average_attn_weights ignored", "average-ignored"),
     ("05", "05-decoder-layer/src/lib.rs",
      "Activation::Gelu => x.gelu_erf(),",
      "Activation::Gelu => x.gelu(),",
-     "tanh-approximate gelu instead of the exact erf gelu"),
+     "tanh-approximate gelu instead of the exact erf gelu", "tanh-gelu"),
     ("05", "05-decoder-layer/src/lib.rs",
      ".forward(x, x, x, None, Some(&mask), false, true)?;",
      ".forward(x, x, x, None, None, false, true)?;",
-     "decoder self-attention without the causal mask"),
+     "decoder self-attention without the causal mask", "no-causal-mask"),
     ("05", "05-decoder-layer/src/lib.rs",
      "if self.norm_first {",
      "if !self.norm_first {",
-     "post-LN and pre-LN swapped"),
+     "post-LN and pre-LN swapped", "ln-swapped"),
     ("05", "05-decoder-layer/src/lib.rs",
      "let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;",
      "return candle_nn::ops::layer_norm(&x.contiguous()?, &self.weight, &self.bias, self.eps as f32);\n        let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;",
@@ -100,11 +115,11 @@ BUGS = [
     ("07", "07-attention-habit/src/lib.rs",
      ".sqrt()?\n            .maximum(COSINE_EPS)?;",
      ".sqrt()?;",
-     "cosine similarity without the eps clamp (NaN for a zero vector)"),
+     "cosine similarity without the eps clamp (NaN for a zero vector)", "cosine-no-eps"),
     ("07", "07-attention-habit/src/lib.rs",
      "let k = projections.key.forward(key)?;\n    let v = projections.value.forward(value)?;",
      "let k = projections.value.forward(key)?;\n    let v = projections.key.forward(value)?;",
-     "key and value projections swapped"),
+     "key and value projections swapped", "kv-swapped"),
     ("07", "07-attention-habit/src/lib.rs",
      "let q = split_heads(query, heads)?;\n    let k = split_heads(key, heads)?;\n    let v = split_heads(value, heads)?;\n    let weights = scaled_dot_product(&q, &k)?;\n    combine_heads(&weights.matmul(&v)?)",
      "let split = |x: &Tensor| -> Result<Tensor> {\n        let (b, l, e) = x.dims3()?;\n        x.reshape((b, l, e / heads, heads))?.permute((0, 3, 1, 2))?.contiguous()\n    };\n    let weights = scaled_dot_product(&split(query)?, &split(key)?)?;\n    let o = weights.matmul(&split(value)?)?;\n    let (b, h, l, d) = o.dims4()?;\n    o.permute((0, 2, 3, 1))?.contiguous()?.reshape((b, l, d * h))",
@@ -121,23 +136,98 @@ BUGS = [
      "let query = self.embed.forward(&input)?;",
      "let query = self.embed.forward(&input)?;\n        let query = query.broadcast_add(&query.mean_keepdim(1)?)?;",
      "AttentionHabit inputs see each other"),
+    ("08", "08-bert/src/lib.rs",
+     "let positions = Tensor::arange(0u32, len as u32, input_ids.device())?;",
+     "let positions = Tensor::arange(1u32, len as u32 + 1, input_ids.device())?;",
+     "BERT position ids 1..L instead of 0..L-1", "position-ids-off-by-one"),
+    ("08", "08-bert/src/lib.rs",
+     "let sum = (words + types)?.broadcast_add(&positions)?;",
+     "let sum = (words + types.zeros_like()?)?.broadcast_add(&positions)?;",
+     "token-type embeddings dropped", "token-types-dropped"),
+    # 09 (bonus): FlashAttention.
+    ("09", "09-flash-attention/src/lib.rs",
+     "if w.alpha[r] != 1.0 {",
+     "if false && w.alpha[r] != 1.0 {",
+     "no rescale of the accumulator when the maximum grows"),
+    ("09", "09-flash-attention/src/lib.rs",
+     "lse[r] = w.m[r] + l.ln();",
+     "lse[r] = l.ln();",
+     "log-sum-exp without the maximum"),
+    ("09", "09-flash-attention/src/lib.rs",
+     "self.s.min(i1)",
+     "self.s.min(i1 - 1)",
+     "off-by-one in the causal block skip: keys up to i1 - 1 (forward, dQ)"),
+    ("09", "09-flash-attention/src/lib.rs",
+     "j0 / self.bq * self.bq",
+     "(j0 + 1) / self.bq * self.bq",
+     "off-by-one in the causal block skip: first query block of a key block (dK, dV)"),
+    ("09", "09-flash-attention/src/lib.rs",
+     "*x = pv * (*x - d);",
+     "*x = pv * *x;",
+     "the backward without the D term"),
+    ("09", "09-flash-attention/src/lib.rs",
+     "for j0 in (0..kend).step_by(p.bk) {",
+     "for j0 in (0..kend / p.bk * p.bk).step_by(p.bk) {",
+     "a tile loop that drops the last partial key block"),
+    ("09", "09-flash-attention/src/lib.rs",
+     "    let mut lse = vec![0f32; d.heads * d.l];\n    with_f32(q, |q| {",
+     "    let mut lse = vec![0f32; d.heads * d.l];\n    let scores = std::hint::black_box(vec![0f32; d.heads * d.l * d.s]);\n    drop(scores);\n    with_f32(q, |q| {",
+     "an L×S score buffer (memory)"),
 ]
 
 
-def grade(exercise: str) -> dict:
+def grade(exercise: str, fixtures: str | None) -> dict:
     out = ROOT / "target" / "planted-bug-report.json"
+    out.parent.mkdir(exist_ok=True)
     out.unlink(missing_ok=True)  # a failed run must not leave the last bug's report
+    extra = ["--fixtures", fixtures] if fixtures else []
     subprocess.run(
         ["cargo", "run", "-q", "-p", "grader", "--", exercise, "--solutions",
-         "--seed", "11", "--format", "json", "--output", str(out)],
+         "--seed", "11", "--format", "json", "--output", str(out)] + extra,
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads(out.read_text())["exercises"][-1]
 
 
+def diagnoses(result: dict) -> dict:
+    """The mistakes the report names, each with how many checks it names."""
+    named = {}
+    for check in result.get("checks", []):
+        diagnosis = (check.get("mismatch") or {}).get("diagnosis") or {}
+        if diagnosis.get("mistake"):
+            named[diagnosis["mistake"]] = named.get(diagnosis["mistake"], 0) + 1
+    return named
+
+
+def catalogue(exercise: str) -> list:
+    """The mistake ids of exercises/<NN-*>/mistakes.yaml (none without one);
+    read with a pattern (`  - id: <id>`) so that this script needs no YAML
+    library."""
+    for file in sorted((ROOT / "exercises").glob(f"{exercise}-*/mistakes.yaml")):
+        return re.findall(r"^\s*-\s*id:\s*[\"']?([A-Za-z0-9._-]+)", file.read_text(), re.M)
+    return []
+
+
 def main() -> int:
-    wanted = set(sys.argv[1:])
+    parser = argparse.ArgumentParser(description="Plants known bugs in the reference solutions.")
+    parser.add_argument("exercises", nargs="*", help="exercise numbers (default: all)")
+    parser.add_argument("--fixtures", help="fixture folder, passed on to the grader")
+    parser.add_argument("--unnamed", action="store_true", help="list the failed checks of a "
+                        "catalogued mistake's bug that do not name it")
+    args = parser.parse_args()
+    fixtures = str(Path(args.fixtures).resolve()) if args.fixtures else None
+    wanted = set(args.exercises)
     missed = 0
-    for exercise, path, old, new, what in BUGS:
+    # Every catalogued mistake needs a bug that plants it.
+    catalogued = {f.parent.name.split("-")[0] for f in (ROOT / "exercises").glob("*/mistakes.yaml")}
+    for exercise in sorted(catalogued):
+        if wanted and exercise not in wanted:
+            continue
+        planted = {bug[5] for bug in BUGS if bug[0] == exercise and len(bug) > 5}
+        for mistake in catalogue(exercise):
+            if mistake not in planted:
+                print(f"?  {exercise} mistake {mistake}: catalogued, but no bug below plants it; add one")
+                missed += 1
+    for exercise, path, old, new, what, *mistake in BUGS:
         if wanted and exercise not in wanted:
             continue
         file = ROOT / "solutions" / path
@@ -149,14 +239,31 @@ def main() -> int:
             continue
         try:
             file.write_text(original.replace(old, new, 1))
-            result = grade(exercise)
+            result = grade(exercise, fixtures)
         finally:
             file.write_text(original)
         caught = result["status"] != "passed"
         missed += not caught
         mark = "caught" if caught else "MISSED"
         print(f"{mark:7} {exercise} {what}: {result['status']}, {result['score']}/{result['points']}, {result['summary'][:90]}")
-    print(f"{missed} planted bug(s) missed" if missed else "every planted bug was caught")
+        if mistake:
+            named = diagnoses(result)
+            failed = sum(1 for c in result.get("checks", []) if c.get("status") == "failed")
+            others = ", ".join(f"{m} {n}" for m, n in sorted(named.items()) if m != mistake[0])
+            others = f"; also named: {others}" if others else ""
+            if mistake[0] in named:
+                print(f"        named {mistake[0]} ({named[mistake[0]]} of {failed} failed checks{others})")
+            else:
+                missed += 1
+                print(f"        UNNAMED {mistake[0]} ({failed} failed checks{others})")
+            if args.unnamed:
+                rest = [c["check"] for c in result.get("checks", []) if c.get("status") == "failed"
+                        and ((c.get("mismatch") or {}).get("diagnosis") or {}).get("mistake")
+                        != mistake[0]]
+                if rest:
+                    print(f"          not naming it: {', '.join(rest)}")
+    print(f"{missed} planted bug(s) missed or unnamed" if missed
+          else "every planted bug was caught, and every catalogued mistake named")
     return 1 if missed else 0
 
 

@@ -79,7 +79,7 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
             Ok(())
         });
     }
-    let mut child = match command.spawn() {
+    let mut child = match grader_kit::confine::spawn_retrying(&mut command) {
         Ok(child) => child,
         Err(error) => {
             return Outcome {

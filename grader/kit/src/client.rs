@@ -270,7 +270,7 @@ impl Link {
         if let Some((readable, uid)) = sandbox {
             crate::confine::confine(&mut command, path, &readable, uid);
         }
-        let mut child = command.spawn().map_err(|e| {
+        let mut child = crate::confine::spawn_retrying(&mut command).map_err(|e| {
             Failure::fixture(format!("cannot start the adapter {}: {e}", path.display()))
         })?;
         Ok(Link {

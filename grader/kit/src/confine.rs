@@ -38,6 +38,22 @@ pub fn confine(command: &mut Command, binary: &Path, readable: &[PathBuf], uid: 
     Arc::new(Prepared::prepare(&policy(binary, readable, uid))).apply_to(command);
 }
 
+/// `command.spawn()`, retried while the binary is "busy" (ETXTBSY): a
+/// binary just copied can still be open for writing in a child another
+/// thread forked before its copy was closed, until that child execs.
+pub fn spawn_retrying(command: &mut Command) -> std::io::Result<std::process::Child> {
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Whether a user other than the owner can reach `path`: every folder on
 /// the way searchable by others, the file itself readable by others.
 fn reachable_by_others(path: &Path) -> bool {

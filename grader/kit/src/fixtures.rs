@@ -176,9 +176,13 @@ impl Case {
     }
 
     /// Compares a result with the expected output `name`, with this case's
-    /// tolerance.
+    /// tolerance; a failure that equals a known mistake's output says so.
     pub fn check(&self, name: &str, got: &Tensor) -> CheckResult {
-        compare(name, got, &self.expected(name)?, self.spec.tolerance)
+        compare(name, got, &self.expected(name)?, self.spec.tolerance).map_err(|failure| {
+            let mut one = Outputs::default();
+            one.0.insert(name.to_string(), got.clone());
+            self.diagnose(failure, &one)
+        })
     }
 
     /// The case's parameters, as an adapter receives them.
@@ -232,24 +236,35 @@ impl Case {
     /// returned; a failure that equals a known mistake's output says so.
     pub fn check_outputs(&self, outputs: &Outputs) -> CheckResult {
         for name in self.spec.expected.keys() {
-            self.check(name, &outputs.get(name)?)
+            let got = outputs.get(name)?;
+            compare(name, &got, &self.expected(name)?, self.spec.tolerance)
                 .map_err(|failure| self.diagnose(failure, outputs))?;
         }
         Ok(())
     }
 
-    /// Adds to a failed comparison the first catalogued mistake whose every
-    /// output the student's outputs equal, within the case's tolerance.
+    /// Adds to a failed comparison the first catalogued mistake whose
+    /// outputs the student's equal, within the case's tolerance: every output
+    /// of the mistake among `outputs`, and at least one.
     fn diagnose(&self, mut failure: Failure, outputs: &Outputs) -> Failure {
         let Some(mismatch) = failure.mismatch.as_mut() else {
             return failure;
         };
         let matches = |wrong: &std::collections::BTreeMap<String, String>| {
-            wrong.iter().all(|(name, key)| {
-                outputs.get(name).is_ok_and(|got| {
-                    compare(name, &got, &self.tensors[key], self.spec.tolerance).is_ok()
+            let shared: Vec<_> = wrong
+                .iter()
+                .filter(|(name, _)| outputs.0.contains_key(*name))
+                .collect();
+            !shared.is_empty()
+                && shared.iter().all(|(name, key)| {
+                    compare(
+                        name,
+                        &outputs.0[*name],
+                        &self.tensors[*key],
+                        self.spec.tolerance,
+                    )
+                    .is_ok()
                 })
-            })
         };
         if let Some((mistake, _)) = self.spec.mistakes.iter().find(|(_, wrong)| matches(wrong)) {
             mismatch.diagnosis = Some(crate::protocol::Diagnosis {

@@ -78,7 +78,7 @@ fn run_command(mut command: Command, sandbox: Option<&Arc<Prepared>>, limit: Dur
     if let Some(sandbox) = sandbox {
         sandbox.apply_to(&mut command);
     }
-    let mut child = command.spawn().expect("spawn");
+    let mut child = grader_kit::confine::spawn_retrying(&mut command).expect("spawn");
     // Read both pipes on threads so a chatty child cannot block on a full pipe.
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
