@@ -44,7 +44,8 @@ for i in $(seq "$runs"); do
     workers=$(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(" ".join(f"{e[\"id\"]}:{e[\"duration_ms\"]/1000:.1f}" for e in r["exercises"]), f"({r[\"score\"]}/{r[\"max_score\"]})")
+ids = " ".join("%s:%.1f" % (e["id"], e["duration_ms"] / 1000) for e in r["exercises"])
+print(ids, "(%s/%s, bonus %s/%s)" % (r["score"], r["max_score"], r.get("bonus_score", 0), r.get("bonus_max", 0)))
 ' "$report")
     echo "grading the solutions, run $i: $took s   (budget 20 s; workers: $workers)"
 done
