@@ -55,7 +55,8 @@ pub fn spawn_retrying(command: &mut Command) -> std::io::Result<std::process::Ch
 }
 
 /// Whether a user other than the owner can reach `path`: every folder on
-/// the way searchable by others, the file itself readable by others.
+/// the way searchable by others, and the file, or every file and folder
+/// below the folder, readable by others.
 fn reachable_by_others(path: &Path) -> bool {
     #[cfg(unix)]
     {
@@ -64,8 +65,22 @@ fn reachable_by_others(path: &Path) -> bool {
             return false;
         };
         let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode());
-        let file_ok = mode(&path).is_ok_and(|m| m & 0o004 != 0);
-        file_ok
+        fn readable_below(path: &Path) -> bool {
+            let Ok(meta) = std::fs::metadata(path) else {
+                return false;
+            };
+            let mode = meta.permissions().mode();
+            if !meta.is_dir() {
+                return mode & 0o004 != 0;
+            }
+            mode & 0o005 == 0o005
+                && std::fs::read_dir(path).is_ok_and(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .all(|entry| readable_below(&entry.path()))
+                })
+        }
+        readable_below(&path)
             && path
                 .ancestors()
                 .skip(1)
