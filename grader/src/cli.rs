@@ -65,6 +65,10 @@ pub struct GradeArgs {
     /// Run only this check (a case id or a property name) of one exercise.
     #[arg(long = "case", value_name = "ID")]
     pub case: Option<String>,
+    /// Also write each failed attention-weights case as a PNG into DIR
+    /// (expected beside yours).
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
     /// The kit's root (the folder with exercises/info.yaml); found from the current directory by default.
     #[arg(long, value_name = "DIR")]
     pub kit: Option<PathBuf>,
@@ -147,6 +151,11 @@ pub fn run_grade(args: &GradeArgs) -> Result<i32> {
     }
     let report = grade::grade(&kit, &selected, &options)?;
     let color = std::io::stdout().is_terminal();
+    if let Some(dir) = &args.plot {
+        for path in report::plot::write_plots(&report, dir)? {
+            let _ = writeln!(std::io::stderr(), "wrote {}", path.display());
+        }
+    }
     match &args.output {
         Some(path) => {
             std::fs::write(path, report::render(&report, args.format, false))

@@ -4,6 +4,7 @@
 pub mod gradescope;
 pub mod human;
 pub mod json;
+pub mod plot;
 pub mod junit;
 
 use clap::ValueEnum;

@@ -1,0 +1,124 @@
+//! `--plot DIR`: each failed attention-weights comparison as a PNG, the
+//! expected rows on the left and yours on the right, shaded from white (0)
+//! to dark blue (the largest weight shown), the worst cell framed in red.
+//! The same window of rows the terminal's heat map shows; the file name
+//! says which exercise and check it is.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use grader_kit::protocol::Rows;
+
+use crate::grade::RunReport;
+
+/// Pixels per cell, and between the two grids.
+const CELL: u32 = 24;
+const GAP: u32 = 2 * CELL;
+
+/// Writes `DIR/<exercise>-<check>.png` for every failed comparison that kept
+/// its rows; returns the files written.
+pub fn write_plots(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for exercise in &report.exercises {
+        for record in super::problems(exercise) {
+            let Some(rows) = record.mismatch.as_ref().and_then(|m| m.rows.as_ref()) else {
+                continue;
+            };
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let path = dir.join(format!("{}-{}.png", exercise.dir_like(), record.check));
+            write_png(&path, rows)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+fn write_png(path: &Path, rows: &Rows) -> Result<()> {
+    let height = rows.expected.len() as u32;
+    let width = rows.expected.first().map_or(0, Vec::len) as u32;
+    let (w, h) = (2 * width * CELL + GAP, height * CELL);
+    let top = rows
+        .expected
+        .iter()
+        .chain(&rows.got)
+        .flatten()
+        .flatten()
+        .fold(0.0f64, |m, v| m.max(*v))
+        .max(f64::MIN_POSITIVE);
+    let mut pixels = vec![255u8; (w * h * 3) as usize];
+    let mut paint = |x: u32, y: u32, rgb: [u8; 3]| {
+        let at = ((y * w + x) * 3) as usize;
+        pixels[at..at + 3].copy_from_slice(&rgb);
+    };
+    for (side, grid) in [&rows.expected, &rows.got].into_iter().enumerate() {
+        let left = side as u32 * (width * CELL + GAP);
+        for (r, row) in grid.iter().enumerate() {
+            for (c, value) in row.iter().enumerate() {
+                let rgb = match value {
+                    // White to a dark blue, by the weight's share of the largest.
+                    Some(v) => {
+                        let t = (v / top).clamp(0.0, 1.0);
+                        let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+                        [mix(255.0, 8.0), mix(255.0, 48.0), mix(255.0, 107.0)]
+                    }
+                    None => [255, 0, 255], // NaN or infinite: magenta
+                };
+                let worst = (r, c) == rows.worst;
+                let (x0, y0) = (left + c as u32 * CELL, r as u32 * CELL);
+                for y in y0..y0 + CELL {
+                    for x in x0..x0 + CELL {
+                        let edge =
+                            x - x0 < 3 || y - y0 < 3 || x0 + CELL - x <= 3 || y0 + CELL - y <= 3;
+                        paint(x, y, if worst && edge { [220, 20, 20] } else { rgb });
+                    }
+                }
+            }
+        }
+    }
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&pixels))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plot_holds_both_grids_and_frames_the_worst_cell_in_red() {
+        let rows = Rows {
+            slice: vec![],
+            first_row: 0,
+            first_col: 0,
+            expected: vec![vec![Some(0.0), Some(1.0)]],
+            got: vec![vec![Some(1.0), Some(0.0)]],
+            worst: (0, 1),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.png");
+        write_png(&path, &rows).unwrap();
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!((info.width, info.height), (4 * CELL + GAP, CELL));
+        let at = |x: u32, y: u32| {
+            let i = ((y * info.width + x) * 3) as usize;
+            [pixels[i], pixels[i + 1], pixels[i + 2]]
+        };
+        assert_eq!(at(CELL / 2, CELL / 2), [255, 255, 255]); // expected 0: white
+        assert_eq!(at(CELL + CELL / 2, CELL / 2), [8, 48, 107]); // expected 1: dark
+        assert_eq!(at(CELL, 0), [220, 20, 20]); // the worst cell's frame
+        let right = 2 * CELL + GAP;
+        assert_eq!(at(right + CELL / 2, CELL / 2), [8, 48, 107]); // yours 1: dark
+    }
+}
