@@ -106,6 +106,18 @@ impl Fixtures {
         }
     }
 
+    /// Judges every op of `ops`, as (group, op) pairs in order, with
+    /// [`Fixtures::judge_op`], and reports any op of cases.yaml not among
+    /// them ([`Fixtures::unknown_ops`]): the whole fixture part of a judge
+    /// whose ops need nothing beyond the comparison.
+    pub fn judge_ops(&self, worker: &mut Worker, ops: &[(&str, &str)]) {
+        let known: Vec<&str> = ops.iter().map(|(_, op)| *op).collect();
+        self.unknown_ops(worker, &known);
+        for (group, op) in ops {
+            self.judge_op(worker, group, op);
+        }
+    }
+
     /// Judges every case of `op` in the student's adapter: the case's
     /// inputs go out, its expected outputs are compared here.
     pub fn judge_op(&self, worker: &mut Worker, group: &str, op: &str) {

@@ -4,8 +4,8 @@
 pub mod gradescope;
 pub mod human;
 pub mod json;
-pub mod plot;
 pub mod junit;
+pub mod plot;
 
 use clap::ValueEnum;
 use grader_kit::protocol::{CheckStatus, Record};

@@ -14,10 +14,14 @@ fn main() {
 
 fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
-        fixtures.unknown_ops(worker, &["softmax", "attention_weights", "sdpa"]);
-        fixtures.judge_op(worker, "softmax", "softmax");
-        fixtures.judge_op(worker, "attention weights", "attention_weights");
-        fixtures.judge_op(worker, "attention", "sdpa");
+        fixtures.judge_ops(
+            worker,
+            &[
+                ("softmax", "softmax"),
+                ("attention weights", "attention_weights"),
+                ("attention", "sdpa"),
+            ],
+        );
     }
     worker.property("softmax-rows-sum-to-one", |rng| {
         let x = (randn(rng, &[3, 4, 9]) * 30.0)?;

@@ -22,9 +22,7 @@ fn main() {
 
 fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
-        fixtures.unknown_ops(worker, &["head", "head_masked"]);
-        fixtures.judge_op(worker, "head", "head");
-        fixtures.judge_op(worker, "masked head", "head_masked");
+        fixtures.judge_ops(worker, &[("head", "head"), ("masked head", "head_masked")]);
     }
     worker.property("token-permutation-equivariance", |rng| {
         let (head, x) = random_head(rng)?;

@@ -22,21 +22,16 @@ fn main() {
 
 fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
-        fixtures.unknown_ops(
+        fixtures.judge_ops(
             worker,
             &[
-                "layer_norm",
-                "activation",
-                "decoder_layer_post_ln",
-                "decoder_layer_pre_ln",
-                "decoder",
+                ("layer norm", "layer_norm"),
+                ("activation", "activation"),
+                ("post-LN layer", "decoder_layer_post_ln"),
+                ("pre-LN layer", "decoder_layer_pre_ln"),
+                ("decoder stack", "decoder"),
             ],
         );
-        fixtures.judge_op(worker, "layer norm", "layer_norm");
-        fixtures.judge_op(worker, "activation", "activation");
-        fixtures.judge_op(worker, "post-LN layer", "decoder_layer_post_ln");
-        fixtures.judge_op(worker, "pre-LN layer", "decoder_layer_pre_ln");
-        fixtures.judge_op(worker, "decoder stack", "decoder");
     }
     // No fixture pins the LayerNorm's gradient, but in trusted mode it is
     // compared with the reference's too, at the tolerance of a single f32 op.

@@ -23,25 +23,19 @@ fn main() {
 
 fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
-        fixtures.unknown_ops(
+        fixtures.judge_ops(
             worker,
             &[
-                "scaled_dot_product",
-                "cosine_similarity",
-                "multihead_attention",
-                "multihead_attention_with_projections",
-                "attention_habit",
+                ("scaled dot product", "scaled_dot_product"),
+                ("cosine similarity", "cosine_similarity"),
+                ("multihead attention", "multihead_attention"),
+                (
+                    "multihead attention with projections",
+                    "multihead_attention_with_projections",
+                ),
+                ("attention habit", "attention_habit"),
             ],
         );
-        fixtures.judge_op(worker, "scaled dot product", "scaled_dot_product");
-        fixtures.judge_op(worker, "cosine similarity", "cosine_similarity");
-        fixtures.judge_op(worker, "multihead attention", "multihead_attention");
-        fixtures.judge_op(
-            worker,
-            "multihead attention with projections",
-            "multihead_attention_with_projections",
-        );
-        fixtures.judge_op(worker, "attention habit", "attention_habit");
     }
 
     // The attention methods.

@@ -66,19 +66,15 @@ fn main() {
 
 fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
-        fixtures.unknown_ops(
+        fixtures.judge_ops(
             worker,
             &[
-                "online_softmax",
-                "flash_forward",
-                "flash_backward",
-                "flash_attention",
+                ("online softmax", "online_softmax"),
+                ("forward", "flash_forward"),
+                ("backward", "flash_backward"),
+                ("autograd", "flash_attention"),
             ],
         );
-        fixtures.judge_op(worker, "online softmax", "online_softmax");
-        fixtures.judge_op(worker, "forward", "flash_forward");
-        fixtures.judge_op(worker, "backward", "flash_backward");
-        fixtures.judge_op(worker, "autograd", "flash_attention");
     }
 
     worker.property("matches-attention-in-float64", |rng| {
