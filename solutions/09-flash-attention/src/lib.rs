@@ -898,15 +898,9 @@ fn forward_slices(p: &Problem, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32],
 /// (zeros on entry), shared by [`flash_backward`] and `FlashAttention::bwd`
 /// through it (a suggestion, as [`forward_slices`]).
 fn backward_slices(p: &Problem, x: &BwdInputs<'_>, dq: &mut [f32], dk: &mut [f32], dv: &mut [f32]) {
-    /// One head's slices of the inputs.
-    struct Head<'a> {
-        q: &'a [f32],
-        k: &'a [f32],
-        v: &'a [f32],
-        o: &'a [f32],
-        lse: &'a [f32],
-        dout: &'a [f32],
-    }
+    /// One head's slices of the inputs: the same fields as the whole
+    /// batch's, cut to that head.
+    type Head<'a> = BwdInputs<'a>;
 
     /// Head h's slices of the inputs.
     fn head<'a>(x: &BwdInputs<'a>, p: &Problem, h: usize) -> Head<'a> {
