@@ -144,6 +144,40 @@ BUGS = [
      "let sum = (words + types)?.broadcast_add(&positions)?;",
      "let sum = (words + types.zeros_like()?)?.broadcast_add(&positions)?;",
      "token-type embeddings dropped", "token-types-dropped"),
+    # 06 and 08: bugs only the training checks can catch (the forward pass
+    # and the loss stay PyTorch's), to measure those checks' power.
+    ("06", "06-toy-task/src/lib.rs",
+     "attention::attention_weights(&self.query, &keys, None)",
+     "candle_nn::ops::softmax_last_dim(&(self.query.broadcast_matmul(&keys.t()?)? / (keys.dim(2)? as f64).sqrt())?)",
+     "attention through softmax_last_dim, which passes no gradient"),
+    ("06", "06-toy-task/src/lib.rs",
+     "optimizer.backward_step(&loss)?;",
+     "loss.backward()?;",
+     "gradients computed, the optimizer never steps"),
+    ("06", "06-toy-task/src/lib.rs",
+     "let loss = bce_with_logits(&model.logits(&x)?, &y)?;",
+     "let loss = bce_with_logits(&model.logits(&x)?, &y.affine(-1.0, 1.0)?)?;",
+     "trained against inverted labels"),
+    ("06", "06-toy-task/src/lib.rs",
+     "lr: config.learning_rate,",
+     "lr: 5e-5,",
+     "the seed's learning rate 5e-5 instead of the config's"),
+    ("08", "08-bert/src/lib.rs",
+     "optimizer.backward_step(&loss)?;",
+     "loss.backward()?;",
+     "habit head: gradients computed, the optimizer never steps"),
+    ("08", "08-bert/src/lib.rs",
+     "self.habit.forward(&init, &queries)",
+     "self.habit.forward(&init, &queries)?.detach().contiguous()",
+     "habit head: the summary detached (habit and queries never learn)"),
+    ("08", "08-bert/src/lib.rs",
+     "let y = Tensor::cat(&targets, 0)?;",
+     "let y = Tensor::cat(&targets.iter().rev().cloned().collect::<Vec<_>>(), 0)?;",
+     "habit head: labels concatenated in another order than the logits"),
+    ("08", "08-bert/src/lib.rs",
+     "lr: config.learning_rate,",
+     "lr: 5e-5,",
+     "habit head: learning rate 5e-5 instead of the config's"),
     # 09 (bonus): FlashAttention.
     ("09", "09-flash-attention/src/lib.rs",
      "if w.alpha[r] != 1.0 {",
@@ -213,6 +247,8 @@ def main() -> int:
     parser.add_argument("--fixtures", help="fixture folder, passed on to the grader")
     parser.add_argument("--unnamed", action="store_true", help="list the failed checks of a "
                         "catalogued mistake's bug that do not name it")
+    parser.add_argument("--checks", action="store_true", help="list the checks that did not "
+                        "pass for each bug (which checks have the power to catch it)")
     args = parser.parse_args()
     fixtures = str(Path(args.fixtures).resolve()) if args.fixtures else None
     wanted = set(args.exercises)
@@ -246,6 +282,10 @@ def main() -> int:
         missed += not caught
         mark = "caught" if caught else "MISSED"
         print(f"{mark:7} {exercise} {what}: {result['status']}, {result['score']}/{result['points']}, {result['summary'][:90]}")
+        if args.checks:
+            failed = [c["check"] for c in result.get("checks", []) if c.get("status") != "passed"]
+            print(f"        {len(failed)} check(s) not passed: {', '.join(failed[:12])}"
+                  + (" ..." if len(failed) > 12 else ""))
         if mistake:
             named = diagnoses(result)
             failed = sum(1 for c in result.get("checks", []) if c.get("status") == "failed")

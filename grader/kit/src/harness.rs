@@ -5,10 +5,10 @@
 //! `main` is one call to [`run`]. It knows nothing about report formats; the
 //! launcher reads its records.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use crate::protocol::{CheckStatus, Mismatch, Record};
 
@@ -153,8 +153,13 @@ pub struct Worker {
     planning: bool,
 }
 
-/// The message and location of the last panic, filled by our panic hook.
-static LAST_PANIC: Mutex<Option<(String, Option<String>)>> = Mutex::new(None);
+thread_local! {
+    /// The message and location of the last panic, filled by our panic hook.
+    /// Per thread: an adapter may run student code on several threads at
+    /// once (exercise 06 trains its models side by side), and each thread's
+    /// `catch` must see its own panic.
+    static LAST_PANIC: RefCell<Option<(String, Option<String>)>> = const { RefCell::new(None) };
+}
 
 impl Worker {
     pub fn new(args: WorkerArgs) -> Worker {
@@ -245,9 +250,7 @@ pub fn catch<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
         Ok(result) => result,
         Err(_) => {
             let (message, location) = LAST_PANIC
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
+                .with(|last| last.borrow_mut().take())
                 .unwrap_or_else(|| ("panicked".to_string(), None));
             let status = if is_todo(&message) {
                 CheckStatus::NotStarted
@@ -278,8 +281,21 @@ pub fn install_panic_hook() {
         let location = info
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()));
-        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some((message, location));
+        LAST_PANIC.with(|last| *last.borrow_mut() = Some((message, location)));
     }));
+}
+
+/// Sets `RAYON_NUM_THREADS` (unless it is set) to the CPUs this process may
+/// use, before any thread starts. candle asks for its thread count on every
+/// matmul; unset, it reads this process's CPU mask each time (and, in the dev
+/// profile, walks it bit by bit, unoptimized): that was about a third of
+/// exercise 08's training time. Set, it is one environment read. The count
+/// is the one candle would find: the CPUs of the affinity mask.
+pub fn fix_thread_count() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::env::set_var("RAYON_NUM_THREADS", cpus.to_string());
+    }
 }
 
 /// `todo!()` panics with "not yet implemented", `unimplemented!()` with
@@ -294,6 +310,7 @@ fn is_todo(message: &str) -> bool {
 /// a crash, an `exit` in student code) did not reach; then for real.
 /// Exits with 2 on bad arguments, 0 otherwise (failures are records).
 pub fn run(checks: impl Fn(&mut Worker)) {
+    fix_thread_count();
     let args = match WorkerArgs::parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {

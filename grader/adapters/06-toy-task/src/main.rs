@@ -9,7 +9,8 @@ use exercise as ex;
 use solution as ex;
 
 use candle_core::{Device, Tensor};
-use grader_kit::adapter::{outputs, serve, unknown_op, Call};
+use grader_kit::adapter::{outputs, serve, unknown_op, Call, Outputs};
+use grader_kit::harness::catch;
 use grader_kit::random::rng_for;
 use grader_kit::{Failure, Inputs};
 
@@ -40,23 +41,36 @@ fn main() {
             "loss",
             ex::bce_with_logits(&call.input("logits")?, &call.input("targets")?)?,
         )]),
-        // A fresh model trained by the student's `train` with the judge's
-        // budget, then run on the judge's held-out sequences `x`.
+        // Fresh models trained by the student's `train` with the judge's
+        // budget, one per RNG stream, side by side (one thread each: the
+        // trainings are independent and each is sequential), then each run
+        // on its own held-out sequences `x.<i>`. Outputs `<i>.losses`,
+        // `<i>.probs`, `<i>.attention`; if a training fails, the op fails
+        // with the first failure (the judge then retrains one at a time).
         "train" => {
-            let mut rng = rng(call)?;
-            let (model, varmap) = ex::fresh_model(&mut rng)?;
-            let config = ex::TrainConfig {
-                steps: call.params.usize("steps")?,
-                batch_size: call.params.usize("batch_size")?,
-                learning_rate: call.params.f64("learning_rate")?.unwrap_or_default(),
-            };
-            let losses = ex::train(&model, &varmap, &config, &mut rng, |_, _| {})?;
-            let x = call.ids("x")?;
-            outputs([
-                ("losses", Tensor::new(losses.as_slice(), &Device::Cpu)?),
-                ("probs", model.forward(&x)?),
-                ("attention", model.attention(&model.embed(&x)?)?),
-            ])
+            let streams: Vec<String> = call
+                .params
+                .value("streams")?
+                .ok_or_else(|| Failure::fixture("train needs the param \"streams\""))?;
+            let trained: Vec<Result<Outputs, Failure>> = std::thread::scope(|scope| {
+                let runs: Vec<_> = (0..streams.len())
+                    .map(|i| {
+                        let stream = &streams[i];
+                        scope.spawn(move || catch(|| train(call, stream, i)))
+                    })
+                    .collect();
+                runs.into_iter()
+                    .map(|run| {
+                        run.join()
+                            .unwrap_or_else(|_| Err(Failure::new("a training thread panicked")))
+                    })
+                    .collect()
+            });
+            let mut all = Outputs::new();
+            for outputs in trained {
+                all.extend(outputs?);
+            }
+            Ok(all)
         }
         _ => unknown_op(call),
     })
@@ -66,4 +80,29 @@ fn main() {
 fn rng(call: &Call) -> Result<rand::rngs::StdRng, Failure> {
     let stream = call.params.str("stream")?.unwrap_or_default();
     Ok(rng_for(call.params.usize("seed")? as u64, stream))
+}
+
+/// Training `i` of a `train` call: `fresh_model` and `train` with the RNG
+/// of `stream`, then predictions and attention on the input `x.<i>`.
+fn train(call: &Call, stream: &str, i: usize) -> Result<Outputs, Failure> {
+    let mut rng = rng_for(call.params.usize("seed")? as u64, stream);
+    let (model, varmap) = ex::fresh_model(&mut rng)?;
+    let config = ex::TrainConfig {
+        steps: call.params.usize("steps")?,
+        batch_size: call.params.usize("batch_size")?,
+        learning_rate: call.params.f64("learning_rate")?.unwrap_or_default(),
+    };
+    let losses = ex::train(&model, &varmap, &config, &mut rng, |_, _| {})?;
+    let x = call.ids(&format!("x.{i}"))?;
+    Ok(vec![
+        (
+            format!("{i}.losses"),
+            Tensor::new(losses.as_slice(), &Device::Cpu)?,
+        ),
+        (format!("{i}.probs"), model.forward(&x)?),
+        (
+            format!("{i}.attention"),
+            model.attention(&model.embed(&x)?)?,
+        ),
+    ])
 }
