@@ -11,7 +11,7 @@ use std::io::{BufReader, Write};
 
 use candle_core::Tensor;
 
-use crate::harness::{catch, fix_thread_count, install_panic_hook, Failure};
+use crate::harness::{catch, install_panic_hook, tune_process, Failure};
 use crate::inputs::Inputs;
 use crate::params::Params;
 use crate::protocol::CheckStatus;
@@ -61,7 +61,7 @@ pub fn unknown_op(call: &Call) -> Result<Outputs, Failure> {
 /// to stdout prints to stderr instead: the replies go on a copy of the
 /// original stdout, so a `println!` cannot corrupt them.
 pub fn serve(dispatch: impl Fn(&Call) -> Result<Outputs, Failure>) -> ! {
-    fix_thread_count();
+    tune_process();
     install_panic_hook();
     let mut replies = private_stdout();
     let mut requests = BufReader::new(std::io::stdin().lock());

@@ -126,15 +126,30 @@ pub fn call(
     inputs: &[(&str, &Tensor)],
 ) -> Result<Outputs, Failure> {
     let params = Params::from_json(params);
-    let inputs: Vec<(String, Tensor)> = inputs
+    let inputs = owned(inputs);
+    let got = call_student(op, &params, &inputs)?;
+    against_reference(op, &params, &inputs, got)
+}
+
+fn owned(inputs: &[(&str, &Tensor)]) -> Vec<(String, Tensor)> {
+    inputs
         .iter()
         .map(|(n, t)| (n.to_string(), (*t).clone()))
-        .collect();
-    let got = call_student(op, &params, &inputs)?;
+        .collect()
+}
+
+/// `got` (the student's outputs of `op`), once compared with the
+/// reference's when `op` is pinned and there is a reference.
+fn against_reference(
+    op: &str,
+    params: &Params,
+    inputs: &[(String, Tensor)],
+    got: Outputs,
+) -> Result<Outputs, Failure> {
     let Some(tolerance) = with_state(|s| s.pinned.get(op).copied()) else {
         return Ok(got);
     };
-    let Some(want) = call_reference(op, &params, &inputs)? else {
+    let Some(want) = call_reference(op, params, inputs)? else {
         return Ok(got);
     };
     let mut names: Vec<&String> = want.0.keys().collect();
@@ -154,6 +169,55 @@ pub fn call(
     Ok(got)
 }
 
+/// A long call of the student's code (a training) started in an adapter
+/// process of its own, sandboxed like the first, so that the judge's other
+/// checks run meanwhile on the other core. [`Started::finish`] waits for
+/// its outputs; dropping it unfinished kills that process.
+pub struct Started {
+    op: String,
+    params: Params,
+    inputs: Vec<(String, Tensor)>,
+    /// `None` once finished.
+    link: Option<Result<Link, Failure>>,
+}
+
+/// Starts `op` of the student's code in a process of its own (see
+/// [`Started`]). While the checks are only announced, nothing starts.
+pub fn start(op: &str, params: serde_json::Value, inputs: &[(&str, &Tensor)]) -> Started {
+    let params = Params::from_json(params);
+    let inputs = owned(inputs);
+    let link = spawn_student().and_then(|mut link| match link.send(op, &params, &inputs) {
+        // A process that died at once is reported by `finish`.
+        Ok(()) | Err(Lost::Died) => Ok(link),
+        Err(Lost::Garbled(why)) => Err(Failure::new(why)),
+        Err(Lost::Failed(failure)) => Err(failure),
+    });
+    Started {
+        op: op.to_string(),
+        params,
+        inputs,
+        link: Some(link),
+    }
+}
+
+impl Started {
+    /// The outputs of the started call, as [`call`] returns them.
+    pub fn finish(mut self) -> Result<Outputs, Failure> {
+        let mut link = self.link.take().expect("finished once")?;
+        let result = link.receive();
+        let got = settle(result, link)?;
+        against_reference(&self.op, &self.params, &self.inputs, got)
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(Ok(mut link)) = self.link.take() {
+            link.kill();
+        }
+    }
+}
+
 /// Calls `op` of the student's code only (a fixture case: its expected
 /// values are already PyTorch's).
 pub fn call_student(
@@ -161,47 +225,70 @@ pub fn call_student(
     params: &Params,
     inputs: &[(String, Tensor)],
 ) -> Result<Outputs, Failure> {
+    let link = match with_state(|s| s.student.take()) {
+        Some(link) => link,
+        None => spawn_student()?,
+    };
+    let mut link = link;
+    let result = link.send(op, params, inputs).and_then(|()| link.receive());
+    let outputs = settle(result, link)?;
+    Ok(outputs)
+}
+
+/// A new adapter process for the student's code, sandboxed unless the
+/// worker was told not to.
+fn spawn_student() -> Result<Link, Failure> {
     if PLANNING.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Failure::new("not called while the checks are announced"));
     }
     let path = with_state(|s| s.config.adapter.clone()).ok_or_else(|| {
         Failure::fixture("this worker was started without --adapter, which it needs")
     })?;
-    let result = with_state(|state| {
-        if state.student.is_none() {
-            let sandbox = state
-                .config
-                .sandbox
-                .then(|| (state.readable.clone(), state.config.uid));
-            state.student = Some(Link::spawn(&path, sandbox)?);
-        }
-        Ok::<_, Failure>(
-            state
-                .student
-                .as_mut()
-                .expect("spawned")
-                .call(op, params, inputs),
-        )
-    })?;
+    let sandbox = with_state(|state| {
+        state
+            .config
+            .sandbox
+            .then(|| (state.readable.clone(), state.config.uid))
+    });
+    Link::spawn(&path, sandbox)
+}
+
+/// What a call on `link` came to. A link still usable becomes the student
+/// link again (a started call's link replaces nothing else: the first
+/// adapter is kept when there is one). An adapter that died takes the judge
+/// down the same way (see the module doc); one that sent garbage is killed.
+fn settle(result: Result<Outputs, Lost>, mut link: Link) -> Result<Outputs, Failure> {
     match result {
-        Ok(outputs) => Ok(outputs),
-        Err(Lost::Died) => {
-            // Take the judge down the way the adapter went (see the module doc).
-            let child = with_state(|s| s.student.take());
-            if let Some(mut link) = child {
-                end_like(link.child.wait().ok());
-            }
-            std::process::exit(3);
+        Ok(outputs) => {
+            keep(link);
+            Ok(outputs)
         }
+        Err(Lost::Failed(failure)) => {
+            keep(link);
+            Err(failure)
+        }
+        Err(Lost::Died) => end_like(link.child.wait().ok()),
         Err(Lost::Garbled(why)) => {
-            if let Some(mut link) = with_state(|s| s.student.take()) {
-                link.kill();
-            }
+            link.kill();
             Err(Failure::new(format!(
                 "the grader could not read what your code's process sent back ({why}); did your code write to the grader's pipe?"
             )))
         }
-        Err(Lost::Failed(failure)) => Err(failure),
+    }
+}
+
+/// Makes `link` the student link unless there is one already (then that
+/// spare adapter, idle, is ended).
+fn keep(link: Link) {
+    let spare = with_state(|s| match s.student {
+        None => {
+            s.student = Some(link);
+            None
+        }
+        Some(_) => Some(link),
+    });
+    if let Some(mut spare) = spare {
+        spare.kill();
     }
 }
 
@@ -286,13 +373,19 @@ impl Link {
         params: &Params,
         inputs: &[(String, Tensor)],
     ) -> Result<Outputs, Lost> {
+        self.send(op, params, inputs)?;
+        self.receive()
+    }
+
+    fn send(&mut self, op: &str, params: &Params, inputs: &[(String, Tensor)]) -> Result<(), Lost> {
         let header = RequestHeader {
             op: op.to_string(),
             params: params.clone(),
         };
-        if write_frame(&mut self.requests, &header, inputs).is_err() {
-            return Err(Lost::Died);
-        }
+        write_frame(&mut self.requests, &header, inputs).map_err(|_| Lost::Died)
+    }
+
+    fn receive(&mut self) -> Result<Outputs, Lost> {
         let (reply, outputs) = match read_frame::<ReplyHeader>(&mut self.replies) {
             Ok(frame) => frame,
             Err(WireError::Closed) => return Err(Lost::Died),

@@ -285,16 +285,31 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// Sets `RAYON_NUM_THREADS` (unless it is set) to the CPUs this process may
-/// use, before any thread starts. candle asks for its thread count on every
-/// matmul; unset, it reads this process's CPU mask each time (and, in the dev
-/// profile, walks it bit by bit, unoptimized): that was about a third of
-/// exercise 08's training time. Set, it is one environment read. The count
-/// is the one candle would find: the CPUs of the affinity mask.
-pub fn fix_thread_count() {
+/// What every worker and adapter process sets first, before any thread
+/// starts: the grading of training exercises (06, 08) is thousands of tiny
+/// candle ops, where these two costs were a third of the time.
+///
+/// - `RAYON_NUM_THREADS` (unless set) to the CPUs this process may use:
+///   unset, candle reads the CPU mask on every matmul (and, in the dev
+///   profile, walks it bit by bit, unoptimized). Set, it is one environment
+///   read; the count is the one candle would find.
+/// - glibc's malloc keeps freed memory instead of handing it back to the
+///   kernel after each op and faulting it in again on the next (with the
+///   defaults, page faults were a sixth of exercise 06's training time). The
+///   processes are short-lived; the memory stays bounded by the peak.
+pub fn tune_process() {
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::env::set_var("RAYON_NUM_THREADS", cpus.to_string());
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+        // The most glibc accepts (32 MiB on 64-bit): larger blocks are mmapped.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
     }
 }
 
@@ -310,7 +325,7 @@ fn is_todo(message: &str) -> bool {
 /// a crash, an `exit` in student code) did not reach; then for real.
 /// Exits with 2 on bad arguments, 0 otherwise (failures are records).
 pub fn run(checks: impl Fn(&mut Worker)) {
-    fix_thread_count();
+    tune_process();
     let args = match WorkerArgs::parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {

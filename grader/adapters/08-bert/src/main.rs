@@ -8,7 +8,10 @@ use exercise as ex;
 #[cfg(feature = "solution")]
 use solution as ex;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
@@ -18,8 +21,8 @@ use grader_kit::{Failure, Inputs};
 fn main() {
     serve(|call| match call.op.as_str() {
         "load" => {
-            ex::load_tokenizer(&model_dir(call)?)?;
-            ex::BertModel::load(&model_dir(call)?, &Device::Cpu)?;
+            tokenizer(call)?;
+            loaded(call)?;
             Ok(vec![])
         }
         "tokenize" => {
@@ -96,19 +99,51 @@ fn required<T>(value: Option<T>, name: &str) -> Result<T, Failure> {
 
 /// The checkpoint of `model_dir`, or, when the call sends the weights as
 /// inputs `params__…`, a model built from those with that folder's config.
-fn model(call: &Call) -> Result<ex::BertModel, Failure> {
+fn model(call: &Call) -> Result<Rc<ex::BertModel>, Failure> {
     let dir = model_dir(call)?;
     if call.input_names().iter().any(|n| n.starts_with("params__")) {
         let config = ex::BertConfig::from_dir(&dir)?;
-        Ok(ex::BertModel::new(call.var_builder("params")?, &config)?)
+        Ok(Rc::new(ex::BertModel::new(
+            call.var_builder("params")?,
+            &config,
+        )?))
     } else {
-        Ok(ex::BertModel::load(&dir, &Device::Cpu)?)
+        loaded(call)
     }
+}
+
+thread_local! {
+    /// Checkpoints and tokenizers loaded by the student's code, by folder:
+    /// the fixture cases of one checkpoint load it once (MiniLM is 90 MB).
+    static MODELS: RefCell<HashMap<PathBuf, Rc<ex::BertModel>>> = RefCell::default();
+    static TOKENIZERS: RefCell<HashMap<PathBuf, Rc<tokenizers::Tokenizer>>> = RefCell::default();
+}
+
+/// `BertModel::load` of `model_dir`, once per folder.
+fn loaded(call: &Call) -> Result<Rc<ex::BertModel>, Failure> {
+    let dir = model_dir(call)?;
+    if let Some(model) = MODELS.with(|m| m.borrow().get(&dir).cloned()) {
+        return Ok(model);
+    }
+    let model = Rc::new(ex::BertModel::load(&dir, &Device::Cpu)?);
+    MODELS.with(|m| m.borrow_mut().insert(dir, model.clone()));
+    Ok(model)
+}
+
+/// `load_tokenizer` of `model_dir`, once per folder.
+fn tokenizer(call: &Call) -> Result<Rc<tokenizers::Tokenizer>, Failure> {
+    let dir = model_dir(call)?;
+    if let Some(tokenizer) = TOKENIZERS.with(|t| t.borrow().get(&dir).cloned()) {
+        return Ok(tokenizer);
+    }
+    let tokenizer = Rc::new(ex::load_tokenizer(&dir)?);
+    TOKENIZERS.with(|t| t.borrow_mut().insert(dir, tokenizer.clone()));
+    Ok(tokenizer)
 }
 
 /// The params `sentences` and optional `pairs`, tokenized.
 fn encode(call: &Call) -> Result<ex::Encoded, Failure> {
-    let tokenizer = ex::load_tokenizer(&model_dir(call)?)?;
+    let tokenizer = tokenizer(call)?;
     let sentences: Vec<String> = required(call.params.value("sentences")?, "sentences")?;
     let pairs: Option<Vec<String>> = call.params.value("pairs")?;
     let sentences: Vec<&str> = sentences.iter().map(String::as_str).collect();
@@ -159,9 +194,8 @@ fn habit_classifier(call: &Call) -> Result<ex::HabitClassifier, Failure> {
 /// test sentences (`predicted`, u32) and the loss of each epoch (`loss`).
 fn train_habit(call: &Call) -> Result<Outputs, Failure> {
     let p = &call.params;
-    let dir = model_dir(call)?;
-    let bert = ex::BertModel::load(&dir, &Device::Cpu)?;
-    let tokenizer = ex::load_tokenizer(&dir)?;
+    let bert = loaded(call)?;
+    let tokenizer = tokenizer(call)?;
     let train: Vec<String> = required(p.value("train_texts")?, "train_texts")?;
     let labels: Vec<usize> = required(p.value("train_labels")?, "train_labels")?;
     let test: Vec<String> = required(p.value("test_texts")?, "test_texts")?;

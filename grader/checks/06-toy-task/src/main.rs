@@ -59,13 +59,17 @@ fn main() {
 }
 
 fn checks(worker: &mut Worker) {
+    // The trainings are most of this exercise's time: they start first, in
+    // an adapter process of their own, and run while the checks before
+    // them do.
+    let trainings = start_trainings(worker);
     make_batch_checks(worker);
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.unknown_ops(worker, &["forward", "bce"]);
         fixtures.run_op(worker, "forward", "forward", run_forward);
         fixtures.judge_op(worker, "loss", "bce");
     }
-    training_checks(worker);
+    training_checks(worker, trainings);
 }
 
 // --- 1. make_batch
@@ -195,26 +199,53 @@ struct Trained {
 /// the RNG of run `run` (attempt 0) or of its restart (attempt 1), then run
 /// on the held-out sequences of run `run`.
 fn train_fresh(seed: u64, run: usize, attempt: usize) -> Result<Trained, Failure> {
-    let mut trained = train_side_by_side(seed, &[(run, attempt)])?;
+    let streams = [stream(run, attempt)];
+    let budget = budget(seed, &streams);
+    let mut trained = ex::train(&budget, &[held_out(seed, run)?.0])?;
     Ok(trained.remove(0))
 }
 
-/// [`train_fresh`] of several (run, attempt)s in one call: the adapter
-/// trains them side by side, one thread each (on two cores, the three
-/// first attempts take about the time of two).
-fn train_side_by_side(seed: u64, runs: &[(usize, usize)]) -> Result<Vec<Trained>, Failure> {
-    let streams: Vec<String> = runs
-        .iter()
-        .map(|&(run, attempt)| match attempt {
-            0 => format!("training-{run}"),
-            n => format!("training-{run}-restart-{n}"),
-        })
+/// The RNG stream of run `run`'s attempt `attempt`.
+fn stream(run: usize, attempt: usize) -> String {
+    match attempt {
+        0 => format!("training-{run}"),
+        n => format!("training-{run}-restart-{n}"),
+    }
+}
+
+/// The fixed budget (the lesson's), with these RNG streams.
+fn budget(seed: u64, streams: &[String]) -> ex::Budget<'_> {
+    ex::Budget {
+        seed,
+        streams,
+        steps: STEPS,
+        batch_size: BATCH,
+        learning_rate: LEARNING_RATE,
+    }
+}
+
+/// The first attempts of the runs the selected checks need, started.
+struct Trainings {
+    runs: Vec<usize>,
+    started: Result<ex::Training, Failure>,
+}
+
+/// Several first attempts in one call: the adapter trains them side by
+/// side, one thread each (on two cores, the three take about the time of
+/// two).
+fn start_trainings(worker: &Worker) -> Trainings {
+    let focus = worker.selected("attends-to-2s-and-4s");
+    let runs: Vec<usize> = (1..=RUNS)
+        .filter(|run| focus || worker.selected(&format!("train-from-scratch-{run}")))
         .collect();
-    let held_out: Vec<Tensor> = runs
+    let seed = worker.seed();
+    let streams: Vec<String> = runs.iter().map(|&run| stream(run, 0)).collect();
+    let started = runs
         .iter()
-        .map(|&(run, _)| Ok(held_out(seed, run)?.0))
-        .collect::<Result<_, Failure>>()?;
-    ex::train(seed, &streams, STEPS, BATCH, LEARNING_RATE, &held_out)
+        .map(|&run| Ok(held_out(seed, run)?.0))
+        .collect::<Result<Vec<Tensor>, Failure>>()
+        .map(|x| ex::start_train(&budget(seed, &streams), &x));
+    Trainings { runs, started }
 }
 
 /// Held-out sequences: X (N, 10) u32, its rows, and whether each has more
@@ -390,30 +421,25 @@ fn mean(values: &[f32]) -> f32 {
     values.iter().sum::<f32>() / values.len().max(1) as f32
 }
 
-fn training_checks(worker: &mut Worker) {
+fn training_checks(worker: &mut Worker, trainings: Trainings) {
     let seed = worker.seed();
-    // The first attempt of every run the selected checks need, trained side
-    // by side when the first of these checks runs. If that call fails (one
-    // training panicked, say), each check trains its own run again alone,
-    // so that each reports its own run's failure.
-    let focus = worker.selected("attends-to-2s-and-4s");
-    let wanted: Vec<(usize, usize)> = (1..=RUNS)
-        .filter(|run| focus || worker.selected(&format!("train-from-scratch-{run}")))
-        .map(|run| (run, 0))
-        .collect();
-    let mut first_attempts: Option<Vec<Option<Trained>>> = None;
+    // The first attempts started above, read when the first of these checks
+    // runs. If that call failed (one training panicked, say), each check
+    // trains its own run again alone, so that each reports its own run's
+    // failure.
+    let Trainings { runs, started } = trainings;
+    let mut started = Some(started);
+    let mut first_attempts: Vec<Option<Trained>> = Vec::new();
     let mut first_attempt = |run: usize| -> Result<Trained, Failure> {
-        let batch = first_attempts.get_or_insert_with(|| match train_side_by_side(seed, &wanted) {
-            Ok(trained) => {
-                let mut by_run: Vec<Option<Trained>> = (0..=RUNS).map(|_| None).collect();
-                for (&(run, _), trained) in wanted.iter().zip(trained) {
-                    by_run[run] = Some(trained);
+        if let Some(started) = started.take() {
+            if let Ok(trained) = started.and_then(ex::Training::finish) {
+                first_attempts = (0..=RUNS).map(|_| None).collect();
+                for (&run, trained) in runs.iter().zip(trained) {
+                    first_attempts[run] = Some(trained);
                 }
-                by_run
             }
-            Err(_) => Vec::new(),
-        });
-        match batch.get_mut(run).and_then(Option::take) {
+        }
+        match first_attempts.get_mut(run).and_then(Option::take) {
             Some(trained) => Ok(trained),
             None => train_fresh(seed, run, 0),
         }
@@ -477,7 +503,7 @@ fn training_checks(worker: &mut Worker) {
 /// The student's functions, called in the adapter.
 mod ex {
     use candle_core::Tensor;
-    use grader_kit::client::call;
+    use grader_kit::client::{self, call, Outputs};
     use grader_kit::Failure;
     use serde_json::json;
 
@@ -493,32 +519,72 @@ mod ex {
         Ok((out.get("x")?, out.get("y")?))
     }
 
+    /// The budget and the streams of a `train` call.
+    pub struct Budget<'a> {
+        pub seed: u64,
+        pub streams: &'a [String],
+        pub steps: usize,
+        pub batch_size: usize,
+        pub learning_rate: f64,
+    }
+
+    impl Budget<'_> {
+        fn params(&self) -> serde_json::Value {
+            json!({
+                "seed": self.seed,
+                "streams": self.streams,
+                "steps": self.steps,
+                "batch_size": self.batch_size,
+                "learning_rate": self.learning_rate,
+            })
+        }
+    }
+
+    fn named(x: &[Tensor]) -> Vec<(String, &Tensor)> {
+        x.iter()
+            .enumerate()
+            .map(|(i, t)| (format!("x.{i}"), t))
+            .collect()
+    }
+
     /// For each stream, `fresh_model` then `train` with the RNG
     /// `rng_for(seed, stream)` and this budget, and that model's predictions
     /// and attention on its held-out sequences `x[i]`; the adapter runs the
     /// trainings side by side.
-    pub fn train(
-        seed: u64,
-        streams: &[String],
-        steps: usize,
-        batch_size: usize,
-        learning_rate: f64,
-        x: &[Tensor],
-    ) -> Result<Vec<Trained>, Failure> {
-        let names: Vec<String> = (0..x.len()).map(|i| format!("x.{i}")).collect();
-        let inputs: Vec<(&str, &Tensor)> = names.iter().map(String::as_str).zip(x).collect();
-        let out = call(
-            "train",
-            json!({
-                "seed": seed,
-                "streams": streams,
-                "steps": steps,
-                "batch_size": batch_size,
-                "learning_rate": learning_rate,
-            }),
-            &inputs,
-        )?;
-        (0..streams.len())
+    pub fn train(budget: &Budget, x: &[Tensor]) -> Result<Vec<Trained>, Failure> {
+        let named = named(x);
+        let inputs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        trained(
+            call("train", budget.params(), &inputs)?,
+            budget.streams.len(),
+        )
+    }
+
+    /// [`train`], started in an adapter process of its own.
+    pub fn start_train(budget: &Budget, x: &[Tensor]) -> Training {
+        let named = named(x);
+        let inputs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        Training {
+            started: client::start("train", budget.params(), &inputs),
+            count: budget.streams.len(),
+        }
+    }
+
+    /// Trainings under way in an adapter process of their own.
+    pub struct Training {
+        started: client::Started,
+        count: usize,
+    }
+
+    impl Training {
+        /// The trained models, in the order of the streams.
+        pub fn finish(self) -> Result<Vec<Trained>, Failure> {
+            trained(self.started.finish()?, self.count)
+        }
+    }
+
+    fn trained(out: Outputs, count: usize) -> Result<Vec<Trained>, Failure> {
+        (0..count)
             .map(|i| {
                 let losses = out.get(&format!("{i}.losses"))?;
                 Ok(Trained {
