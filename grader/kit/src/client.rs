@@ -225,14 +225,12 @@ pub fn call_student(
     params: &Params,
     inputs: &[(String, Tensor)],
 ) -> Result<Outputs, Failure> {
-    let link = match with_state(|s| s.student.take()) {
+    let mut link = match with_state(|s| s.student.take()) {
         Some(link) => link,
         None => spawn_student()?,
     };
-    let mut link = link;
     let result = link.send(op, params, inputs).and_then(|()| link.receive());
-    let outputs = settle(result, link)?;
-    Ok(outputs)
+    settle(result, link)
 }
 
 /// A new adapter process for the student's code, sandboxed unless the
