@@ -60,6 +60,8 @@ struct State {
     pinned: HashMap<String, Tolerance>,
     /// Folders of inputs the adapter may read besides its own binary's.
     readable: Vec<PathBuf>,
+    /// The processes of started calls not yet finished, ended with the judge.
+    started: Vec<u32>,
 }
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
@@ -77,6 +79,7 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
         reference: None,
         pinned: HashMap::new(),
         readable: Vec::new(),
+        started: Vec::new(),
     });
     f(state)
 }
@@ -186,11 +189,14 @@ pub struct Started {
 pub fn start(op: &str, params: serde_json::Value, inputs: &[(&str, &Tensor)]) -> Started {
     let params = Params::from_json(params);
     let inputs = owned(inputs);
-    let link = spawn_student().and_then(|mut link| match link.send(op, &params, &inputs) {
-        // A process that died at once is reported by `finish`.
-        Ok(()) | Err(Lost::Died) => Ok(link),
-        Err(Lost::Garbled(why)) => Err(Failure::new(why)),
-        Err(Lost::Failed(failure)) => Err(failure),
+    let link = spawn_student().and_then(|mut link| {
+        with_state(|s| s.started.push(link.child.id()));
+        match link.send(op, &params, &inputs) {
+            // A process that died at once is reported by `finish`.
+            Ok(()) | Err(Lost::Died) => Ok(link),
+            Err(Lost::Garbled(why)) => Err(Failure::new(why)),
+            Err(Lost::Failed(failure)) => Err(failure),
+        }
     });
     Started {
         op: op.to_string(),
@@ -205,6 +211,7 @@ impl Started {
     pub fn finish(mut self) -> Result<Outputs, Failure> {
         let mut link = self.link.take().expect("finished once")?;
         let result = link.receive();
+        forget_started(&link);
         let got = settle(result, link)?;
         against_reference(&self.op, &self.params, &self.inputs, got)
     }
@@ -213,9 +220,15 @@ impl Started {
 impl Drop for Started {
     fn drop(&mut self) {
         if let Some(Ok(mut link)) = self.link.take() {
+            forget_started(&link);
             link.kill();
         }
     }
+}
+
+fn forget_started(link: &Link) {
+    let id = link.child.id();
+    with_state(|s| s.started.retain(|&pid| pid != id));
 }
 
 /// Calls `op` of the student's code only (a fixture case: its expected
@@ -420,6 +433,14 @@ impl Link {
 fn end_like(status: Option<std::process::ExitStatus>) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    // A started call still running must not outlive the judge (it would
+    // hold the launcher's pipes open until it finished).
+    for pid in with_state(|s| std::mem::take(&mut s.started)) {
+        // SAFETY: kill(2) on a child this judge started and has not reaped.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGKILL);
+        }
+    }
     if let Some(status) = status {
         if let Some(code) = status.code() {
             std::process::exit(code);
