@@ -2,80 +2,28 @@
 //! --submission(s)`) run as a student or an instructor would run them, on
 //! copies of the status kit (grader/tests/status-kit).
 //!
-//! Every copy builds into one shared target dir. Cargo decides freshness by
-//! modification times, and the copies share their relative paths, so the
-//! tests take turns (`BUILDS`) and touch a copy's exercises before building
-//! it: a build can never take another copy's crate for fresh.
+//! Every copy builds into one shared target dir (shared with statuses.rs).
+//! Cargo decides freshness by modification times, and the copies share
+//! their relative paths, so the tests take turns (`BUILDS`) and touch a
+//! copy's exercises before building it: a build can never take another
+//! copy's crate for fresh.
+
+mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use common::{copy_kit, kits_target, manifest_dir, touch};
 use grader::catalog::Kit;
 
 static BUILDS: Mutex<()> = Mutex::new(());
 
 fn take_turn() -> MutexGuard<'static, ()> {
     BUILDS.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn status_kit() -> PathBuf {
-    manifest_dir().join("tests/status-kit")
-}
-
-fn shared_target() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("command-kits-target")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name() == "target" {
-            continue;
-        }
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A copy of the status kit at `to`, its path to grader-kit made absolute.
-fn copy_kit(to: &Path) {
-    copy_dir(&status_kit(), to);
-    let manifest = to.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let absolute = manifest_dir().join("kit");
-    let text = text.replace(
-        "\"../../kit\"",
-        &format!("{:?}", absolute.display().to_string()),
-    );
-    std::fs::write(&manifest, text).unwrap();
-}
-
-fn touch(dir: &Path) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            touch(&entry.path());
-        } else {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(entry.path())
-                .unwrap();
-            file.set_modified(SystemTime::now()).unwrap();
-        }
-    }
 }
 
 fn write(path: &Path, text: &str) {
@@ -86,7 +34,7 @@ fn write(path: &Path, text: &str) {
 /// The grader, building into the shared target dir.
 fn grader(_kit: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_grader"));
-    command.env("CARGO_TARGET_DIR", shared_target());
+    command.env("CARGO_TARGET_DIR", kits_target());
     command
 }
 
@@ -533,7 +481,7 @@ fn a_class_is_graded_and_no_cheat_changes_a_grade() {
         .arg("--work")
         .arg(dir.path().join("work"))
         .arg("--cargo-target")
-        .arg(shared_target())
+        .arg(kits_target())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
@@ -635,7 +583,7 @@ fn one_submission_gets_every_report() {
         .arg("--work")
         .arg(dir.path().join("work"))
         .arg("--cargo-target")
-        .arg(shared_target())
+        .arg(kits_target())
         .output()
         .unwrap();
     let report = text(&output);
@@ -749,7 +697,7 @@ fn a_student_never_gets_another_students_build() {
         .arg("--work")
         .arg(dir.path().join("work"))
         .arg("--cargo-target")
-        .arg(shared_target())
+        .arg(kits_target())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));

@@ -1,30 +1,37 @@
 //! Grades the status kit (grader/tests/status-kit), whose exercises end in
 //! every way a student's can, and pins each status and each report format.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::{copy_dir, copy_kit, kits_target, status_kit, touch};
 use grader::catalog::Kit;
 use grader::compile::Target;
 use grader::grade::{self, Options, RunReport, Status};
 use grader::report::{self, Format};
 
-fn status_kit() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/status-kit")
-}
-
 /// One grading run of the whole status kit, shared by the tests, with the
-/// timings zeroed so that snapshots are stable.
+/// timings zeroed so that snapshots are stable. It grades a copy, built in
+/// the target dir that commands.rs's copies use, so the kit's dependencies
+/// compile once.
 fn report() -> &'static RunReport {
     static REPORT: OnceLock<RunReport> = OnceLock::new();
     REPORT.get_or_init(|| {
-        let kit = Kit::load(&status_kit()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("kit");
+        copy_kit(&root);
+        touch(&root.join("exercises"));
+        // The launcher's cargo inherits it, as with `grade --cargo-target`.
+        std::env::set_var("CARGO_TARGET_DIR", kits_target());
+        let kit = Kit::load(&root).unwrap();
         let options = Options {
             target: Target::Exercises,
             seed: 7,
             fixtures: PathBuf::from("fixtures"),
-            fixtures_dir: status_kit().join("fixtures"),
+            fixtures_dir: root.join("fixtures"),
             timeout: None,
             memory_bytes: Some(1 << 30),
             only: None,
@@ -183,17 +190,4 @@ fn a_usage_error_exits_with_2() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no exercise matches"));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
