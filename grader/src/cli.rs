@@ -142,6 +142,7 @@ pub fn run_grade(args: &GradeArgs) -> Result<i32> {
         echo_build: args.format == Format::Human || args.output.is_some(),
         references: Default::default(),
         sandbox_uid: None,
+        parallel: grade::default_parallel(),
     };
     if options.echo_build {
         let _ = writeln!(

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Exercise, Kit};
 use crate::compile::{self, Built, CompileError, Target};
-use crate::run::{self, End, Limits};
+use crate::run::{self, End, Limits, Outcome};
 
 /// An exercise's status. Each is distinct; `summary` says why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +182,15 @@ pub struct Options {
     pub references: BTreeMap<String, PathBuf>,
     /// The uid the adapters run as when the grader is root (trusted mode).
     pub sandbox_uid: Option<u32>,
+    /// Workers run at once (at least 1); see [`grade_built`].
+    pub parallel: usize,
+}
+
+/// Workers at once for a student's run: two where there are two cores. A
+/// training exercise leaves a core idle for seconds (its training runs
+/// alone in one adapter process), and what it builds on runs meanwhile.
+pub fn default_parallel() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
 /// Checks the sha256 of every fixture file the selected exercises use.
@@ -214,6 +224,12 @@ pub fn grade(kit: &Kit, selected: &[Exercise], options: &Options) -> Result<RunR
 /// calling `on_graded` after each exercise, prerequisites included: `list`
 /// draws its progress bar from it, and batch grading builds under a lock
 /// and then runs copies of the workers in parallel.
+///
+/// Up to `options.parallel` workers run at once, the selected exercises
+/// first and the longest (by time limit) before the others: `grader 08`
+/// then runs 01–04 and 07, which decide whether 08 is blocked, while 08's
+/// training runs. Each exercise is then judged, and `on_graded` called, in
+/// the kit's order, once what it builds on is judged.
 pub fn grade_built(
     kit: &Kit,
     selected: &[Exercise],
@@ -222,12 +238,41 @@ pub fn grade_built(
     on_graded: &mut dyn FnMut(&ExerciseReport),
 ) -> RunReport {
     let all = kit.with_prerequisites(selected);
+    let mut queue: Vec<&Exercise> = all.iter().collect();
+    let is_selected = |e: &Exercise| selected.iter().any(|s| s.id == e.id);
+    queue.sort_by_key(|e| (!is_selected(e), std::cmp::Reverse(e.timeout_secs)));
+    let queue = Mutex::new(queue.into_iter());
+    let (sender, finished) = std::sync::mpsc::channel::<(String, Option<Outcome>)>();
     let mut results: BTreeMap<String, ExerciseReport> = BTreeMap::new();
-    for exercise in &all {
-        let report = grade_one(kit, exercise, built, &results, options);
-        on_graded(&report);
-        results.insert(exercise.id.clone(), report);
-    }
+    std::thread::scope(|scope| {
+        for _ in 0..options.parallel.clamp(1, all.len().max(1)) {
+            let (queue, sender) = (&queue, sender.clone());
+            scope.spawn(move || loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                let Some(exercise) = next else { break };
+                let outcome = run_one(kit, exercise, built, options, !is_selected(exercise));
+                if sender.send((exercise.id.clone(), outcome)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        // Judge in the kit's order as the outcomes arrive.
+        let mut outcomes: BTreeMap<String, Option<Outcome>> = BTreeMap::new();
+        let mut next = 0;
+        for (id, outcome) in finished {
+            outcomes.insert(id, outcome);
+            while let Some(exercise) = all.get(next) {
+                let Some(outcome) = outcomes.remove(&exercise.id) else {
+                    break;
+                };
+                let report = grade_one(kit, exercise, built, &results, options, outcome);
+                on_graded(&report);
+                results.insert(exercise.id.clone(), report);
+                next += 1;
+            }
+        }
+    });
     let exercises: Vec<ExerciseReport> = selected
         .iter()
         .filter_map(|e| results.remove(&e.id))
@@ -250,12 +295,71 @@ pub fn grade_built(
     }
 }
 
+/// The worker of `exercise` and its adapter, when both were built and
+/// nothing of the exercise's own failed to compile.
+fn runnable<'a>(kit: &Kit, exercise: &Exercise, built: &'a Built) -> Option<&'a PathBuf> {
+    let own_packages = [
+        exercise.exercise_package(),
+        exercise.solution_package(),
+        exercise.check_package(),
+        exercise.adapter_package(),
+    ];
+    if own_packages.iter().any(|p| built.errors.contains_key(p)) {
+        return None;
+    }
+    let adapter = built.adapters.get(&exercise.id);
+    built
+        .workers
+        .get(&exercise.id)
+        .filter(|_| adapter.is_some() || !kit.has_adapter(exercise))
+}
+
+/// Runs the worker of `exercise`, if it has one to run.
+fn run_one(
+    kit: &Kit,
+    exercise: &Exercise,
+    built: &Built,
+    options: &Options,
+    background: bool,
+) -> Option<Outcome> {
+    let worker = runnable(kit, exercise, built)?;
+    let mut args = vec![
+        "--fixtures".to_string(),
+        options.fixtures_dir.display().to_string(),
+        "--seed".to_string(),
+        options.seed.to_string(),
+    ];
+    if let Some(only) = &options.only {
+        args.extend(["--only".to_string(), only.clone()]);
+    }
+    if let Some(adapter) = built.adapters.get(&exercise.id) {
+        args.extend(["--adapter".to_string(), adapter.display().to_string()]);
+    }
+    if let Some(uid) = options.sandbox_uid {
+        args.extend(["--sandbox-uid".to_string(), uid.to_string()]);
+    }
+    if let Some(reference) = options.references.get(&exercise.id) {
+        args.extend(["--reference".to_string(), reference.display().to_string()]);
+    }
+    let limits = Limits {
+        timeout: options
+            .timeout
+            .unwrap_or(Duration::from_secs(exercise.timeout_secs)),
+        memory_bytes: options.memory_bytes,
+        background,
+    };
+    Some(run::run_worker(worker, &args, limits))
+}
+
+/// The report of `exercise` from its worker's `outcome` (`None`: it had
+/// none to run), judged against what it builds on (`earlier`).
 fn grade_one(
     kit: &Kit,
     exercise: &Exercise,
     built: &Built,
     earlier: &BTreeMap<String, ExerciseReport>,
     options: &Options,
+    outcome: Option<Outcome>,
 ) -> ExerciseReport {
     let mut report = ExerciseReport {
         id: exercise.id.clone(),
@@ -305,12 +409,7 @@ fn grade_one(
         })
         .cloned()
         .collect();
-    let adapter = built.adapters.get(&exercise.id);
-    let worker = built
-        .workers
-        .get(&exercise.id)
-        .filter(|_| adapter.is_some() || !kit.has_adapter(exercise));
-    let Some(worker) = worker else {
+    let Some(outcome) = outcome else {
         if blocked_by.is_empty() {
             report.status = Status::CompileError;
             report.summary = format!(
@@ -323,31 +422,6 @@ fn grade_one(
         }
         return report;
     };
-    let mut args = vec![
-        "--fixtures".to_string(),
-        options.fixtures_dir.display().to_string(),
-        "--seed".to_string(),
-        options.seed.to_string(),
-    ];
-    if let Some(only) = &options.only {
-        args.extend(["--only".to_string(), only.clone()]);
-    }
-    if let Some(adapter) = adapter {
-        args.extend(["--adapter".to_string(), adapter.display().to_string()]);
-    }
-    if let Some(uid) = options.sandbox_uid {
-        args.extend(["--sandbox-uid".to_string(), uid.to_string()]);
-    }
-    if let Some(reference) = options.references.get(&exercise.id) {
-        args.extend(["--reference".to_string(), reference.display().to_string()]);
-    }
-    let limits = Limits {
-        timeout: options
-            .timeout
-            .unwrap_or(Duration::from_secs(exercise.timeout_secs)),
-        memory_bytes: options.memory_bytes,
-    };
-    let outcome = run::run_worker(worker, &args, limits);
     report.duration_ms = outcome.elapsed.as_millis() as u64;
     let mistakes = kit.mistakes(exercise);
     report.checks = outcome

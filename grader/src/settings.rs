@@ -68,6 +68,7 @@ impl RunArgs {
             echo_build: false,
             references: Default::default(),
             sandbox_uid: None,
+            parallel: grade::default_parallel(),
         }
     }
 

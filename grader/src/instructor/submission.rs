@@ -160,6 +160,9 @@ impl Session {
         fetch_dependencies(&base);
         let mut options = run.options(&instructor, run.seed_or_fresh());
         options.references = references;
+        // One worker at a time per submission: `--jobs` grades submissions
+        // side by side already.
+        options.parallel = 1;
         Ok(Session {
             ids: selected.iter().map(|e| e.id.clone()).collect(),
             instructor,
