@@ -147,7 +147,7 @@ pub fn run_grade(args: &GradeArgs) -> Result<i32> {
     if options.echo_build {
         let _ = writeln!(
             std::io::stderr(),
-            "Building the exercises' graders (the first build compiles candle: about two minutes)..."
+            "Building the exercises' graders (the first build compiles candle: two to three minutes)..."
         );
     }
     let report = grade::grade(&kit, &selected, &options)?;

@@ -122,7 +122,7 @@ impl Session {
     /// What to say about the first build's wait.
     pub fn wait_note(&self) -> &'static str {
         if self.cold {
-            " (the build cache is empty: the first build compiles candle, about two minutes)"
+            " (the build cache is empty: the first build compiles candle, two to three minutes)"
         } else {
             ""
         }
