@@ -56,13 +56,19 @@ fn main() {
                 let runs: Vec<_> = (0..streams.len())
                     .map(|i| {
                         let stream = &streams[i];
-                        scope.spawn(move || catch(|| train(call, stream, i)))
+                        // The main thread's stack size, as when one training
+                        // ran there.
+                        std::thread::Builder::new()
+                            .stack_size(8 << 20)
+                            .spawn_scoped(scope, move || catch(|| train(call, stream, i)))
                     })
                     .collect();
                 runs.into_iter()
-                    .map(|run| {
-                        run.join()
-                            .unwrap_or_else(|_| Err(Failure::new("a training thread panicked")))
+                    .map(|run| match run {
+                        Ok(run) => run
+                            .join()
+                            .unwrap_or_else(|_| Err(Failure::new("a training thread panicked"))),
+                        Err(e) => Err(Failure::new(format!("cannot start a training thread: {e}"))),
                     })
                     .collect()
             });
