@@ -62,9 +62,16 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         .collect();
     let count = batch.iter().product::<usize>();
     let flat = |t: &Tensor, rows: usize, cols: usize| -> Result<Tensor> {
-        t.broadcast_as([batch.as_slice(), &[rows, cols]].concat())?
-            .contiguous()?
-            .reshape((count, rows, cols))
+        let shape = [batch.as_slice(), &[rows, cols]].concat();
+        // Broadcast only when needed: candle's gradient of a broadcast sums
+        // over the broadcast dimensions, element by element, even when
+        // there are none.
+        let t = if t.dims() == shape.as_slice() {
+            t.clone()
+        } else {
+            t.broadcast_as(shape)?
+        };
+        t.contiguous()?.reshape((count, rows, cols))
     };
     flat(a, m, k)?
         .matmul(&flat(b, k, n)?)?
