@@ -267,6 +267,32 @@ pub fn catch<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
     }
 }
 
+/// Starts `f` on a thread of `scope`, beside the caller: for student code
+/// whose runs are independent (06's trainings, 08's test features). Its
+/// panics are caught as by [`catch`] (each thread keeps its own last panic)
+/// and it gets the main thread's 8 MiB stack, as when it ran there. Take its
+/// result with [`joined`].
+pub fn spawn_caught<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    f: impl FnOnce() -> Result<T, Failure> + Send + 'scope,
+) -> Started<'scope, T> {
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn_scoped(scope, move || catch(f))
+        .map_err(|e| Failure::new(format!("cannot start a thread for the student's code: {e}")))
+}
+
+/// A call of [`spawn_caught`]: its thread, or why none started.
+pub type Started<'scope, T> =
+    Result<std::thread::ScopedJoinHandle<'scope, Result<T, Failure>>, Failure>;
+
+/// The result of a [`spawn_caught`] call, once its thread has ended.
+pub fn joined<T>(started: Started<'_, T>) -> Result<T, Failure> {
+    started?
+        .join()
+        .unwrap_or_else(|_| Err(Failure::new("a thread running the student's code panicked")))
+}
+
 /// Keeps the message and location of the last panic for [`catch`] instead
 /// of printing them.
 pub fn install_panic_hook() {

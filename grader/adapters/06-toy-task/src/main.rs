@@ -10,7 +10,7 @@ use solution as ex;
 
 use candle_core::{Device, Tensor};
 use grader_kit::adapter::{outputs, serve, unknown_op, Call, Outputs};
-use grader_kit::harness::catch;
+use grader_kit::harness::{joined, spawn_caught};
 use grader_kit::random::rng_for;
 use grader_kit::{Failure, Inputs};
 
@@ -53,24 +53,10 @@ fn main() {
                 .value("streams")?
                 .ok_or_else(|| Failure::fixture("train needs the param \"streams\""))?;
             let trained: Vec<Result<Outputs, Failure>> = std::thread::scope(|scope| {
-                let runs: Vec<_> = (0..streams.len())
-                    .map(|i| {
-                        let stream = &streams[i];
-                        // The main thread's stack size, as when one training
-                        // ran there.
-                        std::thread::Builder::new()
-                            .stack_size(8 << 20)
-                            .spawn_scoped(scope, move || catch(|| train(call, stream, i)))
-                    })
+                let runs: Vec<_> = (streams.iter().enumerate())
+                    .map(|(i, stream)| spawn_caught(scope, move || train(call, stream, i)))
                     .collect();
-                runs.into_iter()
-                    .map(|run| match run {
-                        Ok(run) => run
-                            .join()
-                            .unwrap_or_else(|_| Err(Failure::new("a training thread panicked"))),
-                        Err(e) => Err(Failure::new(format!("cannot start a training thread: {e}"))),
-                    })
-                    .collect()
+                runs.into_iter().map(joined).collect()
             });
             let mut all = Outputs::new();
             for outputs in trained {

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use grader_kit::adapter::{outputs, serve, unknown_op, Call, Outputs};
+use grader_kit::harness::{joined, spawn_caught};
 use grader_kit::{Failure, Inputs};
 
 fn main() {
@@ -194,17 +195,18 @@ fn habit_classifier(call: &Call) -> Result<ex::HabitClassifier, Failure> {
 /// test sentences (`predicted`, u32) and the loss of each epoch (`loss`).
 fn train_habit(call: &Call) -> Result<Outputs, Failure> {
     let p = &call.params;
-    let bert = loaded(call)?;
-    let tokenizer = tokenizer(call)?;
     let train: Vec<String> = required(p.value("train_texts")?, "train_texts")?;
     let labels: Vec<usize> = required(p.value("train_labels")?, "train_labels")?;
     let test: Vec<String> = required(p.value("test_texts")?, "test_texts")?;
     let (max_len, batch) = (p.usize("max_len")?, p.usize("feature_batch")?);
-    let features = |texts: &[String]| {
+    // With the model and tokenizer of the thread that calls it: each thread
+    // loads its own, as the student's types need not be shareable.
+    let features = |texts: &[String]| -> Result<Vec<ex::Bucket>, Failure> {
+        let (bert, tokenizer) = (loaded(call)?, tokenizer(call)?);
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        ex::frozen_features(&bert, &tokenizer, &texts, max_len, batch)
+        let buckets = ex::frozen_features(&bert, &tokenizer, &texts, max_len, batch)?;
+        Ok(buckets)
     };
-    let (train_buckets, test_buckets) = (features(&train)?, features(&test)?);
     let config = ex::TrainConfig {
         epochs: p.usize("epochs")?,
         batch_size: p.usize("batch_size")?,
@@ -212,8 +214,19 @@ fn train_habit(call: &Call) -> Result<Outputs, Failure> {
         weight_decay: required(p.f64("weight_decay")?, "weight_decay")?,
         seed: p.usize("seed")? as u64,
     };
-    let trained = ex::train_classifier(&train_buckets, &labels, None, head_config(call)?, config)?;
-    let predicted = ex::predict(&trained.classifier, &test_buckets, test.len())?;
+    let head = head_config(call)?;
+    // The test sentences' features are needed only once the head is
+    // trained: a second thread computes them meanwhile.
+    let (trained, test_buckets) = std::thread::scope(|scope| {
+        let test_buckets = spawn_caught(scope, || features(&test));
+        let trained = features(&train).and_then(|buckets| {
+            let trained = ex::train_classifier(&buckets, &labels, None, head, config)?;
+            Ok(trained)
+        });
+        (trained, joined(test_buckets))
+    });
+    let trained = trained?;
+    let predicted = ex::predict(&trained.classifier, &test_buckets?, test.len())?;
     let predicted: Vec<u32> = predicted.iter().map(|&c| c as u32).collect();
     let loss = trained.history.loss;
     outputs([
