@@ -12,22 +12,24 @@
 #
 # Usage: bench/training-budgets.sh [RUNS=3] [SEEDS=10] [OTHER_CHECKOUT]
 #   With OTHER_CHECKOUT (another clone of the kit, e.g. an older commit, with
-#   its own target dir and the same models/), part 1 alternates between that
-#   checkout and this one, run by run, so that both see the same load: this
-#   machine is shared, and only a side-by-side ratio means something.
+#   its own target dir and a copy of models/), part 1 runs both checkouts in
+#   turn, run by run, so that both see the same load: this machine is
+#   shared, and only a side-by-side ratio means something.
 #   It appends a comment to solutions/0{6,8}-*/src/lib.rs and restores it:
 #   run it where nobody else edits those files.
 set -euo pipefail
+other=${3:+$(cd "$3" && pwd)}
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 runs=${1:-3}
 seeds=${2:-10}
-other=${3:-}
 seconds() { python3 -c 'import sys,time; print(f"{time.time()-float(sys.argv[1]):.2f}")' "$1"; }
 worker_time() { python3 -c '
 import json, sys
-r = json.load(open(sys.argv[1]))
-e = r["exercises"][-1]
+try:
+    e = json.load(open(sys.argv[1]))["exercises"][-1]
+except (OSError, ValueError, KeyError, IndexError):
+    sys.exit(print("no report: the grader wrote none"))
 print("%s, worker %.2f s" % (e["status"], e["duration_ms"] / 1000))' "$1"; }
 
 report=$(mktemp)
@@ -39,12 +41,13 @@ restore() {
 }
 trap restore EXIT
 
-# The checkouts measured: "this" alone, or "other" then "this".
+# The checkouts measured: "this" alone, or "other" and "this", whose
+# order alternates from run to run.
 checkouts=("$PWD")
 labels=("this")
 if [ -n "$other" ]; then
-    checkouts=("$(cd "$other" && pwd)" "$PWD")
-    labels=("other ($(git -C "$other" log -1 --format=%h))" "this ($(git log -1 --format=%h))")
+    checkouts=("$other" "$PWD")
+    labels=("other ($(git -C "$other" describe --always --dirty))" "this ($(git describe --always --dirty))")
 fi
 # The grader binary of a checkout, wherever its target dir is.
 grader_of() {
@@ -52,26 +55,38 @@ grader_of() {
         python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"] + "/debug/grader")')
 }
 graders=()
-for dir in "${checkouts[@]}"; do
-    (cd "$dir" && cargo build -q -p grader)
-    graders+=("$(grader_of "$dir")")
-    # Warm the build.
-    (cd "$dir" && "${graders[-1]}" --solutions 06 08 --seed 1 >/dev/null 2>&1) || true
-done
+for dir in "${checkouts[@]}"; do graders+=("$(grader_of "$dir")"); done
 if [ -n "$other" ] && [ "${graders[0]}" = "${graders[1]}" ]; then
-    echo "both checkouts build into one target dir (${graders[0]%/debug/grader}); give each its own" >&2
+    echo "both checkouts build into one target dir (${graders[0]%/debug/grader}): unset CARGO_TARGET_DIR (or build.target-dir) so that each has its own" >&2
     exit 2
 fi
+for k in "${!checkouts[@]}"; do
+    (cd "${checkouts[$k]}" && cargo build -q -p grader)
+    # Warm the build.
+    (cd "${checkouts[$k]}" && "${graders[$k]}" --solutions 06 08 --seed 1 >/dev/null 2>&1) || true
+done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 
 for exercise in 06 08; do
     budget=$([ "$exercise" = 06 ] && echo 2 || echo 5)
+    for dir in "${checkouts[@]}"; do
+        file=$(echo "$dir"/solutions/"$exercise"-*/src/lib.rs)
+        if [ -e "$file.bench-backup" ]; then
+            echo "$file.bench-backup exists: an earlier run was cut short; restore it (mv it over lib.rs) first" >&2
+            exit 2
+        fi
+        cp "$file" "$file.bench-backup"
+        backups+=("$file.bench-backup")
+    done
     for i in $(seq "$runs"); do
-        for k in "${!checkouts[@]}"; do
+        # Alternate which checkout goes first.
+        order=("${!checkouts[@]}")
+        if [ $((i % 2)) = 0 ] && [ -n "$other" ]; then order=(1 0); fi
+        for k in "${order[@]}"; do
             dir=${checkouts[$k]}
             file=$(echo "$dir"/solutions/"$exercise"-*/src/lib.rs)
-            [ -e "$file.bench-backup" ] || { cp "$file" "$file.bench-backup"; backups+=("$file.bench-backup"); }
             echo "// bench edit $i $(date +%s%N)" >> "$file"
+            rm -f "$report"
             start=$(date +%s.%N)
             (cd "$dir" && "${graders[$k]}" --solutions "$exercise" --seed 1 --format json --output "$report" >/dev/null 2>&1) || true
             echo "one-line edit -> verdict of $exercise, run $i, ${labels[$k]}: $(seconds "$start") s (budget $budget s; $(worker_time "$report"))"

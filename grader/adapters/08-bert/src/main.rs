@@ -16,7 +16,7 @@ use std::rc::Rc;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use grader_kit::adapter::{outputs, serve, unknown_op, Call, Outputs};
-use grader_kit::harness::{joined, spawn_caught};
+use grader_kit::harness::{catch, joined, spawn_caught};
 use grader_kit::{Failure, Inputs};
 
 fn main() {
@@ -199,13 +199,10 @@ fn train_habit(call: &Call) -> Result<Outputs, Failure> {
     let labels: Vec<usize> = required(p.value("train_labels")?, "train_labels")?;
     let test: Vec<String> = required(p.value("test_texts")?, "test_texts")?;
     let (max_len, batch) = (p.usize("max_len")?, p.usize("feature_batch")?);
-    // With the model and tokenizer of the thread that calls it: each thread
-    // loads its own, as the student's types need not be shareable.
-    let features = |texts: &[String]| -> Result<Vec<ex::Bucket>, Failure> {
-        let (bert, tokenizer) = (loaded(call)?, tokenizer(call)?);
+    let features = |bert: &ex::BertModel, tokenizer: &tokenizers::Tokenizer, texts: &[String]| {
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let buckets = ex::frozen_features(&bert, &tokenizer, &texts, max_len, batch)?;
-        Ok(buckets)
+        let buckets = ex::frozen_features(bert, tokenizer, &texts, max_len, batch)?;
+        Ok::<_, Failure>(buckets)
     };
     let config = ex::TrainConfig {
         epochs: p.usize("epochs")?,
@@ -215,18 +212,38 @@ fn train_habit(call: &Call) -> Result<Outputs, Failure> {
         seed: p.usize("seed")? as u64,
     };
     let head = head_config(call)?;
+    let dir = model_dir(call)?;
+    let (bert, tokenizer) = (loaded(call)?, tokenizer(call)?);
     // The test sentences' features are needed only once the head is
-    // trained: a second thread computes them meanwhile.
-    let (trained, test_buckets) = std::thread::scope(|scope| {
-        let test_buckets = spawn_caught(scope, || features(&test));
-        let trained = features(&train).and_then(|buckets| {
-            let trained = ex::train_classifier(&buckets, &labels, None, head, config)?;
-            Ok(trained)
-        });
-        (trained, joined(test_buckets))
+    // trained: a second thread computes them meanwhile, with a model and
+    // tokenizer of its own (the student's types need not be shareable
+    // between threads), dropped before it ends, under `catch`. If no thread
+    // can start, this one computes them after training.
+    let test_features = || {
+        let bert = ex::BertModel::load(&dir, &Device::Cpu)?;
+        let tokenizer = ex::load_tokenizer(&dir)?;
+        features(&bert, &tokenizer, &test)
+    };
+    let (train_buckets, test_buckets, trained) = std::thread::scope(|scope| {
+        let started = spawn_caught(scope, test_features);
+        let train_buckets = features(&bert, &tokenizer, &train);
+        let trained = match &train_buckets {
+            Ok(buckets) => catch(|| {
+                let trained = ex::train_classifier(buckets, &labels, None, head, config)?;
+                Ok(trained)
+            }),
+            Err(_) => Err(Failure::new("no features to train on")),
+        };
+        let test_buckets = match started {
+            Ok(thread) => joined(Ok(thread)),
+            Err(_) => features(&bert, &tokenizer, &test),
+        };
+        (train_buckets, test_buckets, trained)
     });
-    let trained = trained?;
-    let predicted = ex::predict(&trained.classifier, &test_buckets?, test.len())?;
+    // The first failure in the order the steps would run one after another.
+    train_buckets?;
+    let (test_buckets, trained) = (test_buckets?, trained?);
+    let predicted = ex::predict(&trained.classifier, &test_buckets, test.len())?;
     let predicted: Vec<u32> = predicted.iter().map(|&c| c as u32).collect();
     let loss = trained.history.loss;
     outputs([
