@@ -275,7 +275,7 @@ pub fn catch<T>(f: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
 pub fn spawn_caught<'scope, T: Send + 'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
     f: impl FnOnce() -> Result<T, Failure> + Send + 'scope,
-) -> Started<'scope, T> {
+) -> Spawned<'scope, T> {
     std::thread::Builder::new()
         .stack_size(8 << 20)
         .spawn_scoped(scope, move || catch(f))
@@ -283,12 +283,12 @@ pub fn spawn_caught<'scope, T: Send + 'scope>(
 }
 
 /// A call of [`spawn_caught`]: its thread, or why none started.
-pub type Started<'scope, T> =
+pub type Spawned<'scope, T> =
     Result<std::thread::ScopedJoinHandle<'scope, Result<T, Failure>>, Failure>;
 
 /// The result of a [`spawn_caught`] call, once its thread has ended.
-pub fn joined<T>(started: Started<'_, T>) -> Result<T, Failure> {
-    started?
+pub fn joined<T>(spawned: Spawned<'_, T>) -> Result<T, Failure> {
+    spawned?
         .join()
         .unwrap_or_else(|_| Err(Failure::new("a thread running the student's code panicked")))
 }
