@@ -7,24 +7,20 @@
 # Usage: bench/06-toy-task.sh [runs] (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 export CARGO_TERM_COLOR=never
 runs=${1:-3}
 cargo build -q -p grader
-GRADER=${CARGO_TARGET_DIR:-target}/debug/grader
+GRADER=$(grader_of)
 "$GRADER" --solutions 06 --seed 1 >/dev/null 2>&1 || true   # warm the build
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
-summary() { python3 -c '
-import json, sys
-e = json.load(open(sys.argv[1]))["exercises"][-1]
-passed = sum(c["status"] == "passed" for c in e["checks"])
-print("%.2f s worker, %d/%d checks passed" % (e["duration_ms"] / 1000, passed, len(e["checks"])))' "$1"; }
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for seed in $(seq 1 "$runs"); do
     "$GRADER" --solutions 06 --seed "$seed" --format json --output "$report" >/dev/null 2>&1 || true
-    echo "exercise 06, seed $seed: $(summary "$report") (budget 10 s)"
+    echo "exercise 06, seed $seed: $(summarize "$report") (budget 10 s)"
 done
 # One training alone (the three run side by side in a full run).
 "$GRADER" --solutions 06 --seed 1 --case train-from-scratch-1 --format json --output "$report" >/dev/null 2>&1 || true
-echo "one training from scratch (300 steps of 256): $(summary "$report")"
+echo "one training from scratch (300 steps of 256): $(summarize "$report")"

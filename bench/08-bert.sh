@@ -8,31 +8,24 @@
 # Usage: bench/08-bert.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 export CARGO_TERM_COLOR=never
 cargo build -q -p grader
 cargo build -q -p sol08-bert --bin sol08-minilm-speed
-GRADER=${CARGO_TARGET_DIR:-target}/debug/grader
+GRADER=$(grader_of)
 "$GRADER" --solutions 08 --seed 1 >/dev/null 2>&1 || true   # warm the build
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
-summary() { python3 -c '
-import json, sys
-e = json.load(open(sys.argv[1]))["exercises"][-1]
-passed = sum(c["status"] == "passed" for c in e["checks"])
-print("%.2f s worker, %d/%d checks passed" % (e["duration_ms"] / 1000, passed, len(e["checks"])))
-for c in e["checks"]:
-    if c["status"] != "passed":
-        print("   ", c["check"], c["status"], (c.get("message") or "")[:200])' "$1"; }
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$GRADER" --solutions 08 --seed 1 --format json --output "$report" >/dev/null 2>&1 || true
-echo "whole exercise 08: $(summary "$report") (budget 30 s)"
+echo "whole exercise 08: $(summarize "$report" --failures) (budget 30 s)"
 "$GRADER" --solutions 08 --seed 1 --case habit-beats-baselines --format json --output "$report" >/dev/null 2>&1 || true
-echo "the training check alone: $(summary "$report")"
+echo "the training check alone: $(summarize "$report" --failures)"
 if [ -f models/all-MiniLM-L6-v2/model.safetensors ]; then
     "$GRADER" --solutions 08 --seed 1 --case minilm --format json --output "$report" >/dev/null 2>&1 || true
-    echo "the pretrained check alone: $(summary "$report")"
-    "${CARGO_TARGET_DIR:-target}"/debug/sol08-minilm-speed
+    echo "the pretrained check alone: $(summarize "$report" --failures)"
+    "$(target_of)"/debug/sol08-minilm-speed
 else
     echo "MiniLM not fetched: run scripts/fetch-minilm.sh for the pretrained check and the 32-sentence timing"
 fi

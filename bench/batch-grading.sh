@@ -11,6 +11,7 @@
 # Exercises to grade can be narrowed with EXERCISES="01 02 03".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 export CARGO_TERM_COLOR=never
 N=${1:-4}
 JOBS=${2:-2}
@@ -45,7 +46,7 @@ for i in $(seq 1 "$N"); do
 done
 
 cargo build -q -p grader
-GRADER=${CARGO_TARGET_DIR:-target}/debug/grader
+GRADER=$(grader_of)
 grade() { "$GRADER" grade $EXERCISES --seed 1 --work "$work/work" --cargo-target "$work/cargo-target" "$@"; }
 
 start=$(date +%s.%N)

@@ -14,12 +14,13 @@
 # edits that file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 export CARGO_TERM_COLOR=never
 runs=${1:-3}
 seconds() { python3 -c 'import sys,time; print(f"{time.time()-float(sys.argv[1]):.2f}")' "$1"; }
 
 cargo build -q -p grader
-GRADER=${CARGO_TARGET_DIR:-target}/debug/grader
+GRADER=$(grader_of)
 "$GRADER" 01 --seed 1 >/dev/null 2>&1 || true               # warm the build
 "$GRADER" --solutions --seed 1 >/dev/null 2>&1 || true      # warm the solutions' build
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"

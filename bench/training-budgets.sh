@@ -20,17 +20,11 @@
 set -euo pipefail
 other=${3:+$(cd "$3" && pwd)}
 cd "$(dirname "$0")/.."
+. bench/common.sh
 export CARGO_TERM_COLOR=never
 runs=${1:-3}
 seeds=${2:-10}
 seconds() { python3 -c 'import sys,time; print(f"{time.time()-float(sys.argv[1]):.2f}")' "$1"; }
-worker_time() { python3 -c '
-import json, sys
-try:
-    e = json.load(open(sys.argv[1]))["exercises"][-1]
-except (OSError, ValueError, KeyError, IndexError):
-    sys.exit(print("no report: the grader wrote none"))
-print("%s, worker %.2f s" % (e["status"], e["duration_ms"] / 1000))' "$1"; }
 
 report=$(mktemp)
 backups=()
@@ -49,11 +43,6 @@ if [ -n "$other" ]; then
     checkouts=("$other" "$PWD")
     labels=("other ($(git -C "$other" describe --always --dirty))" "this ($(git describe --always --dirty))")
 fi
-# The grader binary of a checkout, wherever its target dir is.
-grader_of() {
-    (cd "$1" && cargo metadata -q --format-version 1 --no-deps |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"] + "/debug/grader")')
-}
 graders=()
 for dir in "${checkouts[@]}"; do graders+=("$(grader_of "$dir")"); done
 if [ -n "$other" ] && [ "${graders[0]}" = "${graders[1]}" ]; then
@@ -89,7 +78,7 @@ for exercise in 06 08; do
             rm -f "$report"
             start=$(date +%s.%N)
             (cd "$dir" && "${graders[$k]}" --solutions "$exercise" --seed 1 --format json --output "$report" >/dev/null 2>&1) || true
-            echo "one-line edit -> verdict of $exercise, run $i, ${labels[$k]}: $(seconds "$start") s (budget $budget s; $(worker_time "$report"))"
+            echo "one-line edit -> verdict of $exercise, run $i, ${labels[$k]}: $(seconds "$start") s (budget $budget s; $(summarize "$report"))"
         done
     done
     restore

@@ -9,6 +9,7 @@
 # where nobody else is editing that file (a released copy, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 export CARGO_TERM_COLOR=never
 dir=${1:-01-attention}
 file=exercises/$dir/src/lib.rs
@@ -17,7 +18,7 @@ now() { python3 -c 'import time; print(time.time())'; }
 verdicts() { grep -c '^verdict' "$log" || true; }
 
 cargo build -q -p grader
-GRADER=${CARGO_TARGET_DIR:-target}/debug/grader
+GRADER=$(grader_of)
 "$GRADER" "${dir%%-*}" --seed 1 >/dev/null 2>&1 || true   # warm the build
 cp "$file" "$file.bench-backup"
 "$GRADER" watch --seed 1 >"$log" 2>&1 &
