@@ -390,12 +390,6 @@ fn grade_one(
             Some(location) => format!("{location}: error: {}", error.message),
             None => format!("error: {}", error.message),
         };
-        if grader_kit::sandbox::denied(&error.message) {
-            report.summary = format!(
-                "blocked: the submission tried to read a file outside its sandbox at compile time ({})",
-                report.summary
-            );
-        }
         report.compile_error = Some(error.clone());
         return report;
     }
@@ -427,7 +421,6 @@ fn grade_one(
     report.checks = outcome
         .records
         .into_iter()
-        .map(normalize)
         .map(|record| with_diagnosis(record, &mistakes))
         .collect();
     if outcome.end != End::Finished {
@@ -476,20 +469,6 @@ fn block(report: &mut ExerciseReport, kit: &Kit, blocked_by: Vec<String>) {
         blocked_by[0]
     );
     report.blocked_by = blocked_by;
-}
-
-/// Older workers mark skipped checks with a failure whose message starts
-/// with "skipped:"; treat them as skipped.
-fn normalize(mut record: Record) -> Record {
-    if record.status == CheckStatus::Failed
-        && record
-            .message
-            .as_deref()
-            .is_some_and(|m| m.starts_with("skipped:"))
-    {
-        record.status = CheckStatus::Skipped;
-    }
-    record
 }
 
 /// Fills in the line of a diagnosed mistake from the exercise's catalogue.
@@ -628,19 +607,10 @@ pub fn judge(
             }
         }
     };
+    // Every status here comes from the records' statuses (the judge's), the
+    // way the worker ended and the plan: no message text is read for one.
     report.status = status;
     report.summary = summary;
-    let blocked = report.checks.iter().any(|r| {
-        r.message
-            .as_deref()
-            .is_some_and(|m| m.starts_with("blocked:"))
-    });
-    if blocked && status != Status::Passed {
-        report.summary = format!(
-            "blocked: the submission tried to reach something outside its sandbox (a file, the network, another process); {}",
-            report.summary
-        );
-    }
     // With a plan, every group is known; without one (a worker that died
     // before announcing), a run cut short counts one more failed group.
     let every_group_known = end == &End::Finished || !planned.is_empty();

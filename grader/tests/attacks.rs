@@ -76,14 +76,23 @@ enum Score {
     AsHonestPartial,
 }
 
-/// Where the sandbox's refusal must show.
+/// Where the sandbox's refusal must show: as the error it caused, in the
+/// student's own words (rustc's, or their code's). No status is read from
+/// that text: the report only passes it on.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Blocked {
-    /// The exercise's summary starts with "blocked:" (a compile error).
+    /// The exercise's summary (a compile error) names the refusal.
     Summary,
-    /// Some check's message starts with "blocked:".
+    /// Some check's message names the refusal.
     Checks,
     No,
+}
+
+/// How Rust's io::Error and rustc print the sandbox's refusals (EACCES from
+/// Landlock or seccomp, EPERM from seccomp).
+fn names_a_refusal(text: &str) -> bool {
+    text.contains("Permission denied (os error 13)")
+        || text.contains("Operation not permitted (os error 1)")
 }
 
 /// What the row relies on being confined here.
@@ -212,6 +221,15 @@ fn students(fixtures_file: &Path, hidden_file: &Path) -> Vec<Student> {
             "forges.rs",
             &["not_started", "failed"],
             Exactly(0.0),
+            B::No,
+            N::Nothing,
+        ),
+        // Forged reply frames ("skipped: ...") ahead of the genuine replies.
+        student(
+            "skips",
+            "skips.rs",
+            failed,
+            AsHonestPartial,
             B::No,
             N::Nothing,
         ),
@@ -504,7 +522,7 @@ fn dishonest_submissions_earn_what_their_honest_code_earns() {
         let checks = exercise["checks"].as_array().cloned().unwrap_or_default();
         let blocked_check = checks
             .iter()
-            .find(|c| starts(&c["message"], "blocked:"))
+            .find(|c| c["message"].as_str().is_some_and(names_a_refusal))
             .map(|c| format!("{}: {}", c["check"], c["message"].as_str().unwrap_or("")));
         let score: f64 = row[1].parse().unwrap_or(f64::NAN);
         table.push_str(&format!(
@@ -576,7 +594,7 @@ fn dishonest_submissions_earn_what_their_honest_code_earns() {
             ));
         }
         let blocked_ok = match student.blocked {
-            Blocked::Summary => summary.starts_with("blocked:"),
+            Blocked::Summary => names_a_refusal(&summary),
             Blocked::Checks => blocked_check.is_some(),
             Blocked::No => true,
         };

@@ -74,6 +74,7 @@ pub fn serve(dispatch: impl Fn(&Call) -> Result<Outputs, Failure>) -> ! {
                 std::process::exit(3);
             }
         };
+        let id = header.call;
         let call = Call {
             op: header.op,
             params: header.params,
@@ -82,6 +83,7 @@ pub fn serve(dispatch: impl Fn(&Call) -> Result<Outputs, Failure>) -> ! {
         let (reply, outputs) = match catch(|| dispatch(&call)) {
             Ok(outputs) => (
                 ReplyHeader {
+                    call: id,
                     status: ReplyStatus::Ok,
                     message: None,
                     location: None,
@@ -90,6 +92,7 @@ pub fn serve(dispatch: impl Fn(&Call) -> Result<Outputs, Failure>) -> ! {
             ),
             Err(failure) => (
                 ReplyHeader {
+                    call: id,
                     status: match failure.status {
                         CheckStatus::NotStarted => ReplyStatus::NotStarted,
                         CheckStatus::Panicked => ReplyStatus::Panicked,

@@ -351,6 +351,8 @@ struct Link {
     child: Child,
     requests: BufWriter<ChildStdin>,
     replies: BufReader<ChildStdout>,
+    /// The id of the call in flight: its reply must carry it.
+    pending: Option<u64>,
 }
 
 impl Link {
@@ -375,6 +377,7 @@ impl Link {
             requests: BufWriter::new(child.stdin.take().expect("piped")),
             replies: BufReader::new(child.stdout.take().expect("piped")),
             child,
+            pending: None,
         })
     }
 
@@ -389,7 +392,10 @@ impl Link {
     }
 
     fn send(&mut self, op: &str, params: &Params, inputs: &[(String, Tensor)]) -> Result<(), Lost> {
+        let call = call_id();
+        self.pending = Some(call);
         let header = RequestHeader {
+            call,
             op: op.to_string(),
             params: params.clone(),
         };
@@ -402,23 +408,26 @@ impl Link {
             Err(WireError::Closed) => return Err(Lost::Died),
             Err(WireError::Malformed(why)) => return Err(Lost::Garbled(why)),
         };
+        // A frame written ahead of time, or for another call, is not the
+        // answer to this one: the adapter's process wrote on the pipe itself.
+        if self.pending.take() != Some(reply.call) {
+            return Err(Lost::Garbled(
+                "a reply that does not answer the call in flight".to_string(),
+            ));
+        }
         let status = match reply.status {
             ReplyStatus::Ok => return Ok(Outputs(outputs)),
             ReplyStatus::Failed => CheckStatus::Failed,
             ReplyStatus::NotStarted => CheckStatus::NotStarted,
             ReplyStatus::Panicked => CheckStatus::Panicked,
         };
-        let mut message = reply.message.unwrap_or_default();
-        if crate::sandbox::denied(&message) {
-            message = format!(
-                "blocked: the submission tried to reach something outside its sandbox (a file, the network, another process): {message}"
-            );
-        }
+        // The student's own words: shown as they are (bounded, without
+        // control characters), never read for a status.
         Err(Lost::Failed(Failure {
             status,
-            message,
+            message: student_text(&reply.message.unwrap_or_default(), MAX_MESSAGE),
             mismatch: None,
-            location: reply.location,
+            location: reply.location.map(|l| student_text(&l, 512)),
         }))
     }
 
@@ -426,6 +435,47 @@ impl Link {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The longest error message kept from a reply.
+const MAX_MESSAGE: usize = 4096;
+
+/// `text` from the student's process, fit for a report: at most `max`
+/// characters (the rest said to be cut), control characters but newlines
+/// and tabs shown as `?`, so that it cannot redraw a terminal.
+pub fn student_text(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let total = text.chars().count();
+    if total > max {
+        out.push_str(&format!(" […{} more characters cut]", total - max));
+    }
+    out
+}
+
+/// A call id: 64 random bits from the kernel (a counter would let code
+/// that saw one id write the next call's reply ahead of time).
+fn call_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: getrandom(2) fills the 8 bytes of a live buffer.
+    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if got != bytes.len() as isize {
+        // Never in practice; time still changes from call to call.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        return nanos ^ u64::from(std::process::id()).rotate_left(32);
+    }
+    u64::from_le_bytes(bytes)
 }
 
 /// Ends this process as the adapter ended: the same exit code, or the same

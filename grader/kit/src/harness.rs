@@ -46,6 +46,10 @@ impl Failure {
     }
 
     /// The check cannot run on this machine; `message` says how to enable it.
+    /// Only the judge decides this, from what it knows itself (a missing
+    /// optional model): the status is this value's, and nothing reads it
+    /// back from the words ("skipped: …" is for the reader), so nothing an
+    /// adapter replies can make a check skipped.
     pub fn skipped(message: impl Into<String>) -> Self {
         Failure {
             status: CheckStatus::Skipped,

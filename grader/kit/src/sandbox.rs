@@ -191,13 +191,6 @@ impl Policy {
     }
 }
 
-/// Whether an error message is the sandbox saying no: EACCES from Landlock
-/// or seccomp, EPERM from seccomp (as Rust's io::Error and rustc print them).
-pub fn denied(message: &str) -> bool {
-    message.contains("Permission denied (os error 13)")
-        || message.contains("Operation not permitted (os error 1)")
-}
-
 /// The adapter's process limit: room for candle's and rayon's thread pools
 /// (about two threads a core, plus the main thread and the harness's) but not
 /// for a fork bomb: `max(64, 2 × cores + 16)`.

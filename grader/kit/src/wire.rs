@@ -5,9 +5,13 @@
 //! header as JSON, a u64 payload length and the payload: the frame's tensors
 //! as one safetensors buffer (empty when there are none).
 //!
-//! - judge → adapter: a [`Request`]: an op name, its [`Params`] and its
-//!   input tensors. Never an expected value, a tolerance or a verdict.
-//! - adapter → judge: a [`Reply`]: how the call ended and its output tensors.
+//! - judge → adapter: a [`RequestHeader`]: a call id the judge drew at
+//!   random, an op name, its [`Params`] and its input tensors. Never an
+//!   expected value, a tolerance or a verdict.
+//! - adapter → judge: a [`ReplyHeader`]: the call id it answers, and its
+//!   output tensors or the error the student's code raised. Nothing in it
+//!   is a status: the judge decides every status itself, and a reply whose
+//!   id is not the call in flight ends that adapter as a failure.
 //!
 //! The judge reads replies from untrusted code: a malformed, oversized or
 //! truncated frame is an error value, never a panic.
@@ -30,12 +34,15 @@ pub const MAX_PAYLOAD: u64 = 1 << 30;
 /// What the judge asks of the adapter.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RequestHeader {
+    /// Drawn by the judge for each call; the reply must carry it back.
+    pub call: u64,
     pub op: String,
     #[serde(default)]
     pub params: Params,
 }
 
-/// How a call ended in the adapter.
+/// How a call ended in the adapter: outputs, or which kind of error the
+/// student's code raised. No kind passes, skips or blocks a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyStatus {
@@ -52,6 +59,8 @@ pub enum ReplyStatus {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReplyHeader {
+    /// The id of the call this answers.
+    pub call: u64,
     pub status: ReplyStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -183,6 +192,7 @@ mod tests {
         let x = Tensor::new(&[[1f32, 2.], [3., 4.]], &Device::Cpu).unwrap();
         let m = Tensor::new(&[1u8, 0, 1], &Device::Cpu).unwrap();
         let header = RequestHeader {
+            call: 7,
             op: "sdpa".into(),
             params: Params::from_json(serde_json::json!({"scale": null, "l": 3})),
         };
@@ -194,7 +204,7 @@ mod tests {
         )
         .unwrap();
         let (back, tensors): (RequestHeader, _) = read_frame(&mut bytes.as_slice()).unwrap();
-        assert_eq!(back.op, "sdpa");
+        assert_eq!((back.call, back.op.as_str()), (7, "sdpa"));
         assert_eq!(back.params.usize("l").unwrap(), 3);
         assert_eq!(
             tensors["x"].to_vec2::<f32>().unwrap(),
@@ -214,6 +224,7 @@ mod tests {
         ));
         let mut ok = Vec::new();
         let header = ReplyHeader {
+            call: 1,
             status: ReplyStatus::Ok,
             message: None,
             location: None,

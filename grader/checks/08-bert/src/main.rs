@@ -3,8 +3,8 @@
 //!    tokenizer's ids, the embeddings, each encoder layer and the whole
 //!    model against transformers' goldens, within 1e-4;
 //! 2. the real all-MiniLM-L6-v2 (group `pretrained`, check `minilm`), when
-//!    scripts/fetch-minilm.sh has put it in models/; otherwise a "skipped:"
-//!    record that says how to get it;
+//!    scripts/fetch-minilm.sh has put it in models/; otherwise a skipped
+//!    record (the judge's own status) that says how to get it;
 //! 3. training: an AttentionHabit head on the frozen tiny BERT must beat the
 //!    majority class and a bag-of-words logistic regression on held-out data.
 //!
@@ -47,20 +47,24 @@ fn checks(worker: &mut Worker) {
     let tiny = absolute(&root.join("tiny-bert"));
     let fresh = absolute(&root.join("tiny-bert-fresh"));
     let minilm = minilm_dir(&worker.args().fixtures).map(|d| absolute(&d));
-    // The checkpoints are inputs: the adapter may read them, and nothing
-    // else of the fixture folder.
-    for dir in [Some(&tiny), Some(&fresh), minilm.as_ref()]
+    let fixtures = Fixtures::load_for(worker, EXERCISE);
+    // The checkpoints are inputs: the adapter may read them (the two the
+    // judge uses itself, MiniLM, and every one a case names, as a hidden
+    // set may bring its own), and nothing else of the fixture folder.
+    let named = fixtures.iter().flat_map(|f| checkpoints_named(f, &root));
+    for dir in [tiny.clone(), fresh.clone()]
         .into_iter()
-        .flatten()
+        .chain(minilm.clone())
+        .chain(named)
     {
-        client::allow_read(dir);
+        client::allow_read(&dir);
     }
     // The training is most of this exercise's time: it starts first, in an
     // adapter process of its own, and runs while the other checks do.
     let mut training = worker
         .selected("habit-beats-baselines")
         .then(|| start_habit(&root, &fresh));
-    if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
+    if let Some(fixtures) = fixtures {
         fixtures.unknown_ops(
             worker,
             &["tokenize", "embeddings", "layer", "bert", "pretrained"],
@@ -105,6 +109,27 @@ fn checks(worker: &mut Worker) {
     worker.check("properties", "bert-prefix-loads-the-same", || {
         bert_prefix_loads_the_same(&tiny)
     });
+}
+
+/// The checkpoint folders the cases name (`params: model: <dir>`), where
+/// they are folders below the exercise's fixture folder `root` (never
+/// `root` itself, which holds the expected values). `minilm` is the fetched
+/// model's name, allowed apart.
+fn checkpoints_named(fixtures: &Fixtures, root: &Path) -> Vec<PathBuf> {
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return vec![];
+    };
+    let mut dirs: Vec<PathBuf> = fixtures
+        .cases()
+        .iter()
+        .filter_map(|case| case.param_str("model").ok().flatten())
+        .filter(|name| name != "minilm")
+        .filter_map(|name| std::fs::canonicalize(root.join(name)).ok())
+        .filter(|dir| dir.is_dir() && dir.starts_with(&root) && *dir != root)
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
 }
 
 /// `path` from the root, as the adapter (another process) must be told it.
