@@ -27,16 +27,51 @@
 //! dot product between them. Why may v differ? Because the weights only mix
 //! the values; they never look inside them.
 //!
-//! Why divide by sqrt(E)? A dot product of two random vectors with unit
-//! entries grows like sqrt(E); without the scale, large E pushes the softmax
-//! into a near one-hot regime where gradients vanish.
+//! Why divide by sqrt(E)? Take two random vectors whose E entries are
+//! independent, with mean 0 and variance 1 (unit-variance entries). Their
+//! dot product has variance E, so it grows like sqrt(E). Without the scale,
+//! large E pushes the softmax into a near one-hot regime where gradients
+//! vanish.
+//!
+//! ## candle for PyTorch users
+//!
+//! - **`?` after every op.** Shapes are checked at run time, so almost every
+//!   tensor operation returns `Result<Tensor>`: `x.exp()?`,
+//!   `a.matmul(&b)?`, `(&a + &b)?`. The last expression of a function that
+//!   returns `Result<Tensor>` needs no `?`.
+//! - **A scalar is an `f64`**: `(t * scale)?`, `(t / 2.0)?`, `(t - 1.0)?`
+//!   (an `f32` or an integer does not compile: write `x as f64`). The
+//!   PyTorch reflex `matmul(q, &kt) * scale` does not compile either:
+//!   "cannot multiply `Result<candle_core::Tensor, candle_core::Error>` by
+//!   `f64`". `matmul` returned a `Result`, not a tensor: add the `?` to it
+//!   first, `(matmul(q, &kt)? * scale)?`.
+//! - **Operators between tensors want equal shapes.** `&a + &b`, `&a * &b`
+//!   (`&` keeps `a` and `b` usable afterwards) never broadcast. Where the
+//!   shapes differ, use `a.broadcast_add(&b)?`, `broadcast_sub`,
+//!   `broadcast_mul` or `broadcast_div`. They line shapes up from the right,
+//!   as PyTorch does.
+//! - **Comparisons give u8 masks of 1 and 0** (candle has no bool tensors).
+//!   With a scalar: `t.ge(0.5)?`, `t.eq(0.0)?`, `t.ne(0.0)?` (also `gt`,
+//!   `lt`, `le`). Between tensors of different shapes: `a.broadcast_le(&b)?`
+//!   and its siblings. `mask.where_cond(&on_true, &on_false)?` is
+//!   `torch.where`, but all three must have the same shape.
+//! - **A compile error that points into candle's macros.** For an operator
+//!   that does not fit, Rust adds a `help:` listing the types candle does
+//!   implement it for, lines of candle's `tensor.rs` and a note that "this
+//!   error originates in the macro `bin_trait`". Skip all of that. Read the
+//!   `error[E0277]: …` line and the first `-->` under it, which names *your*
+//!   file and line: that is where the mistake is.
 //!
 //! ## candle tips
-//! - `Tensor::t()` swaps the last two dimensions; call `.contiguous()` after
-//!   it before a matmul.
-//! - candle's `matmul` wants equal batch dimensions and, in some layouts, no
-//!   more than two of them; use the given [`matmul`] below, which broadcasts
-//!   and flattens any number of batch dimensions.
+//! - `Tensor::t()` swaps the last two dimensions without copying: the result
+//!   is a strided view. The given [`matmul`] below makes both operands
+//!   contiguous itself, so `matmul(q, &k.t()?)` needs no `.contiguous()`.
+//!   Only before candle's own `Tensor::matmul` is `.contiguous()` worth a
+//!   thought: it can reject batch dimensions that are not laid out one
+//!   after the other, as after a `transpose(1, 2)`.
+//! - candle's `Tensor::matmul` also wants equal batch dimensions, and on
+//!   the CPU no more than two of them; use the given [`matmul`] below,
+//!   which broadcasts and flattens any number of batch dimensions.
 //! - `D::Minus1` names the last dimension; `max_keepdim`, `sum_keepdim`,
 //!   `broadcast_sub` and `broadcast_div` keep shapes lined up.
 //!
@@ -47,9 +82,10 @@ use candle_core::{Result, Tensor, D};
 /// Batched matrix product with broadcast batch dimensions:
 /// (…, M, K) · (…, K, N) → (…, M, N), like `torch.matmul`. (given)
 ///
-/// candle's own `matmul` needs equal batch dimensions and rejects some
-/// layouts with three or more, so this helper broadcasts the batch
-/// dimensions, flattens them into one, multiplies, and restores them.
+/// candle's own `matmul` needs equal batch dimensions and, on the CPU, no
+/// more than two of them, laid out one after the other. So this helper
+/// broadcasts the batch dimensions, flattens them into one, multiplies, and
+/// restores them.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (m, k, n) = (a.dim(D::Minus2)?, a.dim(D::Minus1)?, b.dim(D::Minus1)?);
     let a_batch = &a.dims()[..a.rank() - 2];

@@ -29,6 +29,30 @@
 //!             self.Q(input), self.K(input), self.V(input), attn_mask=mask)
 //! ```
 //!
+//! Seed 003 writes the same head as its `SelfAttention` class (abridged):
+//!
+//! ```text
+//! class SelfAttention(nn.Module):
+//!     def __init__(self, input_dim):
+//!         self.input_dim = input_dim
+//!         self.query = nn.Linear(input_dim, input_dim)
+//!         self.key = nn.Linear(input_dim, input_dim)
+//!         self.value = nn.Linear(input_dim, input_dim)
+//!         self.softmax = nn.Softmax(dim=2)
+//!     def forward(self, x):
+//!         queries, keys, values = self.query(x), self.key(x), self.value(x)
+//!         scores = torch.bmm(queries, keys.transpose(1, 2)) / (self.input_dim ** 0.5)
+//!         attention = self.softmax(scores)
+//!         return torch.bmm(attention, values)
+//! ```
+//!
+//! It is `SelfAttentionHead(input_dim)` with qk_dim = model_dim and no mask,
+//! its layers named `query`, `key`, `value` instead of `Q`, `K`, `V`. Its
+//! `torch.bmm` wants a batch, x of shape (B, L, input_dim); your head also
+//! takes (L, model_dim). Its scale 1/sqrt(input_dim) is 1/sqrt(qk_dim) only
+//! because the two sizes are equal there: when they differ, the scale
+//! follows qk_dim, the size of the vectors in the dot product.
+//!
 //! ## Ask yourself
 //!
 //! 1. *What should the dimensions of my input be? What do they **need** to

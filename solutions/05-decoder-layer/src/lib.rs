@@ -57,11 +57,38 @@
 //! | tensor            | shape                  |
 //! |-------------------|------------------------|
 //! | `x`               | (B, L, d_model)        |
-//! | causal mask       | (L, L), 1 above the diagonal (not allowed, exercise 04's convention) |
+//! | causal mask       | (L, L): allowed on and below the diagonal, blocked above it (see "The causal mask") |
 //! | `self_attn(x)`    | (B, L, d_model)        |
 //! | `linear1(x)`      | (B, L, dim_feedforward)|
 //! | `ff(x)`           | (B, L, d_model)        |
 //! | output            | (B, L, d_model)        |
+//!
+//! ## The causal mask: two conventions
+//!
+//! Token i may look at tokens j ≤ i: keys on and below the diagonal are
+//! allowed, keys above it are blocked. Exercises 02 and 04 write this
+//! with opposite booleans:
+//!
+//! - exercise 02's `masked_attention::causal_mask(l, s, device)` is u8 with
+//!   **1 = allowed** (on and below the diagonal), as
+//!   `F.scaled_dot_product_attention`;
+//! - exercise 04's `MhaMask::Bool` takes u8 with **1 = blocked**, as
+//!   `nn.MultiheadAttention`; its `MhaMask::Float` takes 0 for allowed and
+//!   −∞ for blocked, which no convention can misread.
+//!
+//! The reference solution turns 02's mask into that float form with 02's
+//! `additive_mask` (0 where 1, −∞ where 0):
+//!
+//! ```text
+//! let allowed = masked_attention::causal_mask(len, len, device)?;   // 1 = allowed
+//! MhaMask::Float(masked_attention::additive_mask(&AttnMask::Bool(allowed))?)
+//! ```
+//!
+//! `MhaMask::Bool(allowed.eq(0u8)?)` (1 where blocked) works as well.
+//! Careful: `MhaMask::Bool(allowed)`, 02's mask wrapped without inverting
+//! it, compiles and runs, but it silently inverts the mask. Every token
+//! then sees only the tokens to its right, the future, and the last token
+//! sees nothing at all.
 //!
 //! ## LayerNorm
 //!
@@ -81,7 +108,8 @@
 //! - `mean_keepdim(D::Minus1)`, `broadcast_sub`, `broadcast_mul` and
 //!   `broadcast_add` for the LayerNorm.
 //! - Exercise 02's `causal_mask` and `additive_mask` give an (L, L) mask;
-//!   wrap it as a [`MhaMask`] for your exercise-04 module.
+//!   wrap it as a [`MhaMask`] for your exercise-04 module, the right way
+//!   round (see "The causal mask").
 //! - `vb.pp("layers").pp(i)` names the i-th layer of a stack.
 //!
 //! Check your work with `cargo run -p grader -- 05`.

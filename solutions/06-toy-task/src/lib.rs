@@ -49,9 +49,12 @@
 //!   (N, M, embed_dim): one row of the embedding table per integer.
 //! - *Do the key and value projections work shape-wise?* A `Linear` acts on
 //!   the last dimension only, so (N, 10, 5) → (N, 10, att_dim) and (N, 10, 1).
-//! - *Batched attention with one query*: the seed's
-//!   `einsum('ik,bjk->bij', q, k)` is a matmul of q (1, 5) with each kᵀ
-//!   (5, 10), giving (N, 1, 10). Your exercise 01 already does exactly this:
+//! - *Batched attention with one query*: the seed's batched dot product is
+//!   `einsum('bik,bjk->bij')`, where both sides carry the batch index b.
+//!   The one learned query q (1, 5) has no batch index, so it becomes
+//!   `einsum('ik,bjk->bij', q, k)` (fixtures/export/ex06_toy_task.py): a
+//!   matmul of q (1, 5) with each kᵀ (5, 10), giving (N, 1, 10). Your
+//!   exercise 01 already does exactly this:
 //!   `attention::attention_weights(&query, &keys, None)` broadcasts the
 //!   (1, 5) query over the batch and divides by sqrt(5).
 //!

@@ -6,9 +6,11 @@
 //!
 //! ## Part 1: four attention computation methods
 //!
-//! The inputs are a `query` and a `key`, each a sequence of vectors. Every
-//! method is batched: `…` is any number of leading dimensions, none
-//! included.
+//! The inputs are a `query` and a `key`, each a sequence of vectors. The
+//! first two methods are batched over `…`, any number of leading
+//! dimensions, none included. The two multi-head methods take exactly
+//! (B, L, E), rank 3, as exercise 04's `split_heads` does; for one
+//! unbatched sequence, `unsqueeze(0)` it first.
 //!
 //! | method                                  | computes                                   | shape                         |
 //! |-----------------------------------------|--------------------------------------------|-------------------------------|
@@ -86,9 +88,13 @@
 //!    points and to nothing else. It does not see the other inputs, and in
 //!    a batch it does not see the other nodes. Changing input i changes
 //!    output i only, and batch element b is computed as if it were alone.
-//! 2. **Every input is sensitive to the node.** A softmax weight is never
-//!    exactly 0, so every input attends to every init point. Changing any
-//!    one init point changes every output row.
+//! 2. **Every input is sensitive to the node.** In exact arithmetic a
+//!    softmax weight is never 0, so every input attends to every init
+//!    point, and changing any one init point changes every output row. (In
+//!    f32 a weight does underflow to exactly 0 once its score is more than
+//!    about 100 below its row's maximum: exp(−104) is below the smallest
+//!    positive f32. That is why the grader's check nudges a point by a
+//!    moderate random amount: a wild change could push its weight to 0.)
 //! 3. **The node is a set.** The order of the init points carries no
 //!    meaning: permuting them leaves the output unchanged. With a single
 //!    init point every input gets all of its attention, so every output row
@@ -102,10 +108,23 @@
 //! The [`HabitOnNode`] it returns is a `Module` over the inputs, and any
 //! model can call it between its own layers.
 //!
+//! ## Where the kit departs from the seed
+//!
+//! - The seed's `scaled_dot_product` only computes the dot products and
+//!   divides by sqrt(d_k). Here it also applies the softmax over the keys
+//!   and returns the attention weights, which is what the multi-head
+//!   methods need.
+//! - The seed's forward pass ends with "return the attention output", which
+//!   is (m, d), yet it says the output has shape m × n. The kit adds the
+//!   layer's own `out` Linear, d → n, to make both true. (The `out`
+//!   projection inside `multihead_attention_with_projections`, d → d, is
+//!   the seed's own.)
+//!
 //! ## The seed's questions
-//! - Why divide by sqrt(d_k)? A dot product of random unit-variance
-//!   vectors grows like sqrt(d_k). Unscaled scores push the softmax to a
-//!   near one-hot output whose gradients vanish.
+//! - Why divide by sqrt(d_k)? A dot product of two random vectors with
+//!   independent unit-variance entries grows like sqrt(d_k). Unscaled
+//!   scores push the softmax to a near one-hot output whose gradients
+//!   vanish.
 //! - What do heads buy? Each head attends with its own d/h-dimensional
 //!   slice, so one head can follow one pattern while another head follows a
 //!   different one.
@@ -122,7 +141,9 @@
 //!   gradient.
 //! - `broadcast_matmul` broadcasts batch dimensions; call `.contiguous()`
 //!   after `.t()`. `x.maximum(eps)` clamps from below.
-//! - `candle_nn::Linear` applies to (…, in) inputs of any rank.
+//! - `candle_nn::Linear` applies to inputs (N, in), (B, N, in) and
+//!   (B1, B2, N, in): ranks 2 to 4 only. A rank-1 vector or a rank-5 input
+//!   fails in its matmul; reshape those first.
 //!
 //! Check your work with `cargo run -p grader -- 07`.
 

@@ -140,8 +140,13 @@
 //! `0 .. min(S, i1)`; on a diagonal block, set s_ij = −inf where j > i before
 //! the max. Half the blocks of a square problem are skipped, so the causal
 //! pass takes about half the time. In the backward, key block j0 is seen by
-//! query blocks from `⌊j0 / Bq⌋ · Bq` on. With L > S, queries from S on see
-//! every key; with L < S, keys from L on are seen by nobody (zero dK, dV).
+//! the query blocks from row `⌊j0 / Bq⌋ · Bq` on: the block that holds
+//! query j0, and every block after it. `first_query(j0)` returns that row
+//! index (a multiple of Bq, the block's first row; 0 without the mask), not
+//! a block number, so the inner loop can be
+//! `for i0 in (first_query(j0)..L).step_by(Bq)`. With L > S, queries from
+//! S on see every key; with L < S, keys from L on are seen by nobody (zero
+//! dK, dV).
 //! An off-by-one in the skip drops a diagonal block or keeps a masked one:
 //! the grader's small tiles catch both.
 //!
@@ -154,7 +159,28 @@
 //! two threads write the same element. A shared index handed out through a
 //! `Mutex` or an `AtomicUsize` balances the load (causal items differ in
 //! cost). [`num_threads`] says how many threads to use; `split_sizes` and
-//! `run_parallel` in src/kernels.rs (given) do exactly this.
+//! `run_parallel` in src/kernels.rs (given, and already imported at the top
+//! of this file) do exactly this:
+//!
+//! ```text
+//! pub fn split_sizes(buf: &mut [f32], sizes: impl IntoIterator<Item = usize>)
+//!     -> Vec<&mut [f32]>
+//! pub fn run_parallel<T: Send, W>(
+//!     items: Vec<T>,
+//!     make: impl Fn() -> W + Sync,
+//!     work: impl Fn(&mut W, T) + Sync,
+//! )
+//! ```
+//!
+//! `split_sizes` cuts `buf` into consecutive pieces of the given lengths,
+//! e.g. each work item's rows of `out` (rows · Ev floats) and of `lse`
+//! (rows floats); it panics if the lengths add up to more than `buf` holds.
+//! `run_parallel` calls `work(&mut w, item)` once for every item, on up to
+//! [`num_threads`] scoped threads that take the next item from a shared
+//! queue; each thread first builds its own workspace `w` (your tiles) with
+//! `make()`. An item is whatever you need, e.g.
+//! `(head, i0, out_rows, lse_rows)` with the `&mut` slices that
+//! `split_sizes` gave.
 //!
 //! In the backward, two threads working on two key blocks of the same head
 //! would both add to the same dQ_i: a data race, or a lock. Either give
@@ -681,7 +707,10 @@ impl Problem {
         }
     }
 
-    /// The first query block that sees any key of the block starting at j0.
+    /// Where the query blocks that see any key of the block starting at j0
+    /// begin: a query *row* index, the first row of the first such block (a
+    /// multiple of Bq; 0 without the causal mask), not a block number. The
+    /// backward's inner loop can be `for i0 in (first_query(j0)..L).step_by(Bq)`.
     fn first_query(&self, j0: usize) -> usize {
         if self.causal {
             j0 / self.bq * self.bq
