@@ -4,10 +4,12 @@
 //! where its first error is.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use grader_kit::sandbox::Prepared;
@@ -42,7 +44,26 @@ pub struct Built {
     /// The last lines cargo printed on stderr, for failures that are not
     /// compiler errors (a broken manifest, say).
     pub cargo_stderr: String,
+    /// Why the build as a whole did not finish (a limit of a confined
+    /// build): every exercise it was to build is then a compile error.
+    pub failure: Option<String>,
 }
+
+/// A student's build in trusted mode: its sandbox and its limits.
+pub struct Confined {
+    pub sandbox: Arc<Prepared>,
+    /// Wall-clock limit: the build (cargo, rustc, the linker) is killed
+    /// after it, and the build lock released.
+    pub timeout: Duration,
+    /// RLIMIT_AS of each of its processes, in bytes.
+    pub memory_bytes: u64,
+}
+
+/// What is kept of cargo's output: each JSON message up to this size (a
+/// longer one is passed over), and of a compiler error's text this much.
+const MAX_MESSAGE_LINE: usize = 4 << 20;
+const MAX_RENDERED: usize = 64 << 10;
+const MAX_HEADLINE: usize = 4 << 10;
 
 /// Which crates a worker links: the student's or the reference solutions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +92,7 @@ pub fn build_verified(
     exercises: &[Exercise],
     target: Target,
     echo: bool,
-    sandbox: Option<&Arc<Prepared>>,
+    sandbox: Option<&Confined>,
 ) -> Result<Built> {
     let built = build_confined(kit, exercises, target, echo, sandbox)?;
     let foreign = foreign_builds(kit, &built);
@@ -113,16 +134,34 @@ pub fn build_confined(
     exercises: &[Exercise],
     target: Target,
     echo: bool,
-    sandbox: Option<&Arc<Prepared>>,
+    sandbox: Option<&Confined>,
 ) -> Result<Built> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(cargo);
-    command
+    grader_kit::process::clean_env(&mut command)
         .current_dir(&kit.root)
         .args(["build", "--message-format=json", "--keep-going"]);
-    if let Some(sandbox) = sandbox {
+    let memory = sandbox.map(|c| c.memory_bytes);
+    // SAFETY: only async-signal-safe calls (setpgid, setrlimit,
+    // close_range/fcntl) run between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if let Some(bytes) = memory {
+                // A group of its own, so that a build past its limit is
+                // killed whole (cargo, rustc, the linker).
+                libc::setpgid(0, 0);
+                let limit = libc::rlimit {
+                    rlim_cur: bytes as libc::rlim_t,
+                    rlim_max: bytes as libc::rlim_t,
+                };
+                libc::setrlimit(libc::RLIMIT_AS, &limit);
+            }
+            grader_kit::process::close_descriptors_from(3)
+        });
+    }
+    if let Some(confined) = sandbox {
         command.arg("--offline");
-        sandbox.apply_to(&mut command);
+        confined.sandbox.apply_to(&mut command);
     }
     if !cfg!(debug_assertions) {
         // Workers are built in the profile the grader itself was built in.
@@ -152,20 +191,74 @@ pub fn build_confined(
                 .join(","),
         );
     }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = grader_kit::process::spawn(&mut command)
         .context("cannot run cargo; is it on your PATH?")?;
+    let pid = child.id();
     let stderr = child.stderr.take().expect("piped");
     let stderr_thread = std::thread::spawn(move || tail_and_echo(stderr, echo));
-    let mut built = Built::default();
-    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let line = line.context("reading cargo's output")?;
-        read_message(kit, &line, &mut built);
+    let stdout = child.stdout.take().expect("piped");
+    let messages = {
+        let kit = kit.clone();
+        std::thread::spawn(move || {
+            let mut built = Built::default();
+            grader_kit::process::for_each_line(stdout, MAX_MESSAGE_LINE, |line| {
+                read_message(&kit, line, &mut built)
+            });
+            built
+        })
+    };
+    let limit = sandbox.map(|c| (Instant::now() + c.timeout, c.timeout));
+    let timed_out = loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break None,
+            Ok(None) if limit.is_some_and(|(deadline, _)| Instant::now() >= deadline) => {
+                // SAFETY: kill(2) of the build's own process group.
+                unsafe {
+                    libc::kill(-(pid as i32), libc::SIGKILL);
+                }
+                let _ = child.wait();
+                break limit.map(|(_, timeout)| timeout);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(error) => {
+                grader_kit::process::forget(pid);
+                return Err(error).context("waiting for cargo");
+            }
+        }
+    };
+    grader_kit::process::forget(pid);
+    if sandbox.is_some() {
+        // Whatever the build left behind: its group, then what left it.
+        // SAFETY: kill(2) of the build's own process group.
+        unsafe {
+            libc::kill(-(pid as i32), libc::SIGKILL);
+        }
+        grader_kit::process::sweep();
     }
-    child.wait().context("waiting for cargo")?;
-    built.cargo_stderr = stderr_thread.join().unwrap_or_default();
+    // Its pipes close with its processes; a pipe still held past the grace
+    // is not waited for.
+    let grace = Instant::now() + Duration::from_secs(2);
+    while !(messages.is_finished() && stderr_thread.is_finished()) && Instant::now() < grace {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut built = if messages.is_finished() {
+        messages.join().unwrap_or_default()
+    } else {
+        Built::default()
+    };
+    if stderr_thread.is_finished() {
+        built.cargo_stderr = stderr_thread.join().unwrap_or_default();
+    }
+    if let Some(timeout) = timed_out {
+        built.failure = Some(format!(
+            "the build did not finish in {} s (its limit), so nothing of it was graded: look for code that takes the compiler long (a large const evaluation, deep macro recursion)",
+            timeout.as_secs()
+        ));
+        // A binary of a killed build may be incomplete.
+        built.workers.clear();
+        built.adapters.clear();
+    }
     Ok(built)
 }
 
@@ -335,13 +428,16 @@ fn read_message(kit: &Kit, line: &str, built: &mut Built) {
                         )
                     })
             });
+            let text = |field: &str, max: usize| {
+                grader_kit::process::student_text(diagnostic[field].as_str().unwrap_or(""), max)
+            };
             built.errors.insert(
                 package.clone(),
                 CompileError {
                     package,
-                    message: diagnostic["message"].as_str().unwrap_or("").to_string(),
-                    location,
-                    rendered: diagnostic["rendered"].as_str().unwrap_or("").to_string(),
+                    message: text("message", MAX_HEADLINE),
+                    location: location.map(|l| grader_kit::process::student_text(&l, 1024)),
+                    rendered: text("rendered", MAX_RENDERED),
                 },
             );
         }
@@ -365,18 +461,19 @@ pub fn package_name(id: &str) -> String {
     id.split(' ').next().unwrap_or(id).to_string()
 }
 
-/// Keeps the last 40 lines of a stream, echoing it when asked.
+/// Keeps the last 40 lines of a stream (each at most 64 KiB; a longer one
+/// is passed over), echoing it when asked.
 fn tail_and_echo(stream: impl Read, echo: bool) -> String {
     let mut tail = std::collections::VecDeque::new();
-    for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
+    grader_kit::process::for_each_line(stream, 64 << 10, |line| {
         if echo {
             let _ = writeln!(std::io::stderr(), "{line}");
         }
-        tail.push_back(line);
+        tail.push_back(grader_kit::process::student_text(line, 1000));
         if tail.len() > 40 {
             tail.pop_front();
         }
-    }
+    });
     tail.into_iter().collect::<Vec<_>>().join("\n")
 }
 

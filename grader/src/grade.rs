@@ -34,6 +34,9 @@ pub enum Status {
     Blocked,
     /// The fixtures are unusable (exit code 2).
     FixtureError,
+    /// The submission was not graded: it holds a symbolic link or a file
+    /// that is not a regular one (`grade --submission(s)` only).
+    Refused,
 }
 
 impl Status {
@@ -48,6 +51,7 @@ impl Status {
             Status::CompileError => "does not compile",
             Status::Blocked => "blocked",
             Status::FixtureError => "fixture error",
+            Status::Refused => "refused",
         }
     }
 }
@@ -94,6 +98,11 @@ pub struct ExerciseReport {
     /// What the worker printed on stderr when it did not finish cleanly.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stderr_tail: String,
+    /// What the student's code printed (`println!`, `eprintln!`, `dbg!`):
+    /// its own words, capped (the first lines and the last, with a line
+    /// that says how many were left out). Never read for a status.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub student_output: String,
     pub duration_ms: u64,
 }
 
@@ -295,6 +304,52 @@ pub fn grade_built(
     }
 }
 
+/// The report of a submission that was refused before any build: every
+/// exercise of `selected` is `refused`, with `why` as its summary, and
+/// earns nothing.
+pub fn refused(selected: &[Exercise], options: &Options, why: &str) -> RunReport {
+    let exercises: Vec<ExerciseReport> = selected
+        .iter()
+        .map(|exercise| ExerciseReport {
+            id: exercise.id.clone(),
+            name: exercise.name.clone(),
+            title: exercise.title.clone(),
+            status: Status::Refused,
+            summary: why.to_string(),
+            score: 0.0,
+            points: exercise.points,
+            bonus: exercise.bonus,
+            groups: vec![],
+            checks: vec![],
+            compile_error: None,
+            blocked_by: vec![],
+            rerun: rerun_command(&exercise.id, None, options),
+            stderr_tail: String::new(),
+            student_output: String::new(),
+            duration_ms: 0,
+        })
+        .collect();
+    let sum = |bonus: bool, f: fn(&ExerciseReport) -> f64| {
+        exercises
+            .iter()
+            .filter(|e| e.bonus == bonus)
+            .map(f)
+            .sum::<f64>()
+    };
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        seed: options.seed,
+        target: options.target,
+        fixtures: options.fixtures.display().to_string(),
+        score: 0.0,
+        max_score: sum(false, |e| e.points),
+        bonus_score: 0.0,
+        bonus_max: sum(true, |e| e.points),
+        exercises,
+        isolation: None,
+    }
+}
+
 /// The worker of `exercise` and its adapter, when both were built and
 /// nothing of the exercise's own failed to compile.
 fn runnable<'a>(kit: &Kit, exercise: &Exercise, built: &'a Built) -> Option<&'a PathBuf> {
@@ -348,7 +403,12 @@ fn run_one(
         memory_bytes: options.memory_bytes,
         background,
     };
-    Some(run::run_worker(worker, &args, limits))
+    let cap = if options.only.is_some() {
+        run::OutputCap::CASE
+    } else {
+        run::OutputCap::RUN
+    };
+    Some(run::run_worker(worker, &args, limits, cap))
 }
 
 /// The report of `exercise` from its worker's `outcome` (`None`: it had
@@ -376,6 +436,7 @@ fn grade_one(
         blocked_by: vec![],
         rerun: rerun_command(&exercise.id, None, options),
         stderr_tail: String::new(),
+        student_output: String::new(),
         duration_ms: 0,
     };
     let own_packages = [
@@ -384,6 +445,11 @@ fn grade_one(
         exercise.check_package(),
         exercise.adapter_package(),
     ];
+    if let Some(failure) = &built.failure {
+        report.status = Status::CompileError;
+        report.summary = failure.clone();
+        return report;
+    }
     if let Some(error) = own_packages.iter().find_map(|p| built.errors.get(p)) {
         report.status = Status::CompileError;
         report.summary = match &error.location {
@@ -426,10 +492,18 @@ fn grade_one(
     if outcome.end != End::Finished {
         report.stderr_tail = outcome.stderr_tail.clone();
     }
+    report.student_output = outcome.student_output.clone();
+    // A crash's last words: the worker's own, else the student's process's
+    // (an abort message, "has overflowed its stack").
+    let last_words = if outcome.stderr_tail.trim().is_empty() {
+        &outcome.student_output
+    } else {
+        &outcome.stderr_tail
+    };
     judge(
         &mut report,
         &outcome.end,
-        &outcome.stderr_tail,
+        last_words,
         options,
         &outcome.planned,
     );
@@ -447,10 +521,36 @@ fn grade_one(
                     .as_deref()
                     .is_some_and(|l| l.starts_with(&own_dir))
             });
-    if !blocked_by.is_empty() && !untouched {
+    if options.only.is_some() {
+        // One case (`--case`): what it builds on ran that case id only, so
+        // its statuses say nothing. Grade the case anyway and say so.
+        note_prerequisites_unchecked(&mut report, kit, exercise);
+    } else if !blocked_by.is_empty() && !untouched {
         block(&mut report, kit, blocked_by);
     }
     report
+}
+
+/// `--case` of an exercise that builds on others: a note in the summary
+/// that they were not graded in this run (the status and score are the
+/// case's own).
+fn note_prerequisites_unchecked(report: &mut ExerciseReport, kit: &Kit, exercise: &Exercise) {
+    let Some(last) = exercise.builds_on.last() else {
+        return;
+    };
+    let names: Vec<String> = exercise
+        .builds_on
+        .iter()
+        .map(|id| match kit.get(id) {
+            Some(e) => format!("{} ({})", e.id, e.name),
+            None => id.clone(),
+        })
+        .collect();
+    report.summary = format!(
+        "{}; note: --case grades this case alone, not what it builds on ({}): a failure may come from there (`cargo run -p grader -- {last}` grades it)",
+        report.summary,
+        names.join(", "),
+    );
 }
 
 fn block(report: &mut ExerciseReport, kit: &Kit, blocked_by: Vec<String>) {
@@ -688,9 +788,11 @@ pub fn score(points: f64, groups: &[Group], complete: bool) -> f64 {
 }
 
 /// The command that reruns one exercise, or one check of it, exactly.
+/// Every flag that changes a verdict is kept: a run of one case (`--case`)
+/// reruns that case, and a time or memory limit given is given again.
 pub fn rerun_command(id: &str, check: Option<&str>, options: &Options) -> String {
     let mut command = format!("cargo run -p grader -- {id}");
-    if let Some(check) = check {
+    if let Some(check) = check.or(options.only.as_deref()) {
         command.push_str(&format!(" --case {check}"));
     }
     command.push_str(&format!(" --seed {}", options.seed));
@@ -699,6 +801,15 @@ pub fn rerun_command(id: &str, check: Option<&str>, options: &Options) -> String
     }
     if options.fixtures != Path::new("fixtures") {
         command.push_str(&format!(" --fixtures {}", options.fixtures.display()));
+    }
+    if let Some(timeout) = options.timeout {
+        command.push_str(&format!(" --timeout {}", timeout.as_secs()));
+    }
+    const MIB: u64 = 1024 * 1024;
+    if let Some(bytes) = options.memory_bytes {
+        if bytes != crate::settings::DEFAULT_MEMORY_MIB * MIB {
+            command.push_str(&format!(" --memory {}", bytes.div_ceil(MIB)));
+        }
     }
     command
 }

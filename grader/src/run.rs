@@ -3,12 +3,16 @@
 //! escapes, an endless loop, an abort, a stack overflow), the launcher
 //! keeps every record the worker printed before it stopped.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use grader_kit::process::Capture;
 
 use grader_kit::protocol::{done_line, Planned, Record};
 
@@ -46,19 +50,69 @@ pub struct Outcome {
     /// Every check the worker announced before running any.
     pub planned: Vec<Planned>,
     pub end: End,
-    /// The last lines of its stderr (a panic outside a check, an abort message).
+    /// The last lines of its own stderr (a panic outside a check).
     pub stderr_tail: String,
+    /// What the student's code printed (stdout and stderr of its adapters),
+    /// capped (see [`OutputCap`]).
+    pub student_output: String,
     pub elapsed: Duration,
 }
 
-/// Runs `exe args... --token-on-stdin` and collects its records.
-pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
+/// How much of the student's own output (their `println!`, `dbg!`, what
+/// their code wrote on stderr) a report keeps: the first lines and the
+/// last ones, each cut at a width. `--case` keeps more.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputCap {
+    pub head: usize,
+    pub tail: usize,
+    pub width: usize,
+}
+
+impl OutputCap {
+    pub const RUN: OutputCap = OutputCap {
+        head: 40,
+        tail: 10,
+        width: 300,
+    };
+    pub const CASE: OutputCap = OutputCap {
+        head: 2000,
+        tail: 200,
+        width: 2000,
+    };
+}
+
+/// The longest record line read from a worker (a mismatch with its heat
+/// map rows is a few kB); a longer one is passed over.
+const MAX_RECORD_LINE: usize = 1 << 20;
+/// How long the launcher waits for the pipes of a worker that has ended to
+/// close, once what it left behind was killed: it never waits on a pipe
+/// that a process it could not end still holds.
+const PIPE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs `exe args... --token-on-stdin` and collects its records. The
+/// worker's descriptor 3 is a pipe of its own for the student's output
+/// (`--student-output-fd 3`: the judge gives it to the adapters as their
+/// stderr), apart from the worker's own stderr.
+pub fn run_worker(exe: &Path, args: &[String], limits: Limits, cap: OutputCap) -> Outcome {
     let start = Instant::now();
     let token = fresh_token();
+    let not_started = |why: String| Outcome {
+        records: vec![],
+        planned: vec![],
+        end: End::NotStarted(why),
+        stderr_tail: String::new(),
+        student_output: String::new(),
+        elapsed: start.elapsed(),
+    };
+    let (student_read, student_write) = match pipe() {
+        Ok(ends) => ends,
+        Err(error) => return not_started(format!("cannot make a pipe: {error}")),
+    };
     let mut command = Command::new(exe);
+    grader_kit::process::clean_env(&mut command);
     command
         .args(args)
-        .arg("--token-on-stdin")
+        .args(["--student-output-fd", "3", "--token-on-stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -66,13 +120,23 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
         .env("RUST_BACKTRACE", "0");
     let memory = limits.memory_bytes;
     let background = limits.background;
-    // SAFETY: only async-signal-safe calls (setpgid, setrlimit,
-    // setpriority) run between fork and exec.
+    let student_fd = student_write.as_raw_fd();
+    // SAFETY: only async-signal-safe calls (setpgid, dup2, fcntl,
+    // close_range, setrlimit, setpriority) run between fork and exec.
     unsafe {
         command.pre_exec(move || {
             // A group of its own, so that a timeout kills its threads and
             // any children too.
             libc::setpgid(0, 0);
+            // The student's output on descriptor 3, and nothing else of
+            // ours past it (a descriptor the caller left open, a pipe of
+            // another worker started at the same time).
+            if student_fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(student_fd, 3) != 3 {
+                return Err(std::io::Error::last_os_error());
+            }
+            grader_kit::process::close_descriptors_from(4)?;
             if let Some(bytes) = memory {
                 let limit = libc::rlimit {
                     rlim_cur: bytes as libc::rlim_t,
@@ -86,17 +150,12 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
             Ok(())
         });
     }
-    let mut child = match grader_kit::confine::spawn_retrying(&mut command) {
+    let spawned = grader_kit::process::spawn(&mut command);
+    // Our copy of the write end: the pipe ends when the worker's do.
+    drop(student_write);
+    let mut child = match spawned {
         Ok(child) => child,
-        Err(error) => {
-            return Outcome {
-                records: vec![],
-                planned: vec![],
-                end: End::NotStarted(format!("cannot start {}: {error}", exe.display())),
-                stderr_tail: String::new(),
-                elapsed: start.elapsed(),
-            }
-        }
+        Err(error) => return not_started(format!("cannot start {}: {error}", exe.display())),
     };
     if let Some(mut stdin) = child.stdin.take() {
         // A worker that died at once closed its end; its end says why.
@@ -106,23 +165,36 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
     let (plan_sender, plan_receiver) = mpsc::channel();
     let stdout = child.stdout.take().expect("piped");
     let done = done_line(&token);
-    let reader = std::thread::spawn(move || {
-        let mut finished = false;
-        for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-            if let Some(record) = Record::from_line(&line, &token) {
-                let _ = sender.send(record);
-            } else if let Some(planned) = Planned::from_line(&line, &token) {
-                let _ = plan_sender.send(planned);
-            } else if line == done {
-                finished = true;
-            }
-        }
-        finished
-    });
-    let stderr = child.stderr.take().expect("piped");
-    let stderr_reader = std::thread::spawn(move || tail(stderr, 20));
+    let finished = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let finished = finished.clone();
+        std::thread::spawn(move || {
+            grader_kit::process::for_each_line(stdout, MAX_RECORD_LINE, |line| {
+                if let Some(record) = Record::from_line(line, &token) {
+                    let _ = sender.send(record);
+                } else if let Some(planned) = Planned::from_line(line, &token) {
+                    let _ = plan_sender.send(planned);
+                } else if line == done {
+                    finished.store(true, Ordering::SeqCst);
+                }
+            })
+        })
+    };
+    let stderr = Arc::new(Mutex::new(Capture::new(0, 20, 1000)));
+    let stderr_reader = {
+        let capture = stderr.clone();
+        let stream = child.stderr.take().expect("piped");
+        std::thread::spawn(move || grader_kit::process::capture_into(stream, capture))
+    };
+    let student = Arc::new(Mutex::new(Capture::new(cap.head, cap.tail, cap.width)));
+    let student_reader = {
+        let capture = student.clone();
+        let stream = std::fs::File::from(student_read);
+        std::thread::spawn(move || grader_kit::process::capture_into(stream, capture))
+    };
 
     let deadline = start + limits.timeout;
+    let pid = child.id();
     let end = loop {
         match child.try_wait() {
             Ok(Some(status)) => {
@@ -139,7 +211,7 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
             Ok(None) if Instant::now() >= deadline => {
                 // SAFETY: kill(2) on the worker's own process group.
                 unsafe {
-                    libc::kill(-(child.id() as i32), libc::SIGKILL);
+                    libc::kill(-(pid as i32), libc::SIGKILL);
                 }
                 let _ = child.wait();
                 break End::TimedOut(limits.timeout);
@@ -148,22 +220,68 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits) -> Outcome {
             Err(error) => break End::NotStarted(format!("lost the worker: {error}")),
         }
     };
-    // The pipes close when the process group is gone.
-    let finished = reader.join().unwrap_or(false);
+    grader_kit::process::forget(pid);
+    // Whatever it left: its group (adapters still in it), then what left
+    // the group and was re-parented to us.
+    // SAFETY: kill(2) on the worker's own (now empty or orphaned) group.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGKILL);
+    }
+    grader_kit::process::sweep();
+    let grace = Instant::now() + PIPE_GRACE;
+    for thread in [reader, stderr_reader, student_reader] {
+        while !thread.is_finished() && Instant::now() < grace {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        }
+    }
     let end = match end {
-        End::Finished if !finished => End::Exited(0),
+        End::Finished if !finished.load(Ordering::SeqCst) => End::Exited(0),
         end => end,
     };
     let records = receiver.try_iter().collect();
     let planned = plan_receiver.try_iter().collect();
-    let stderr_tail = stderr_reader.join().unwrap_or_default();
+    let stderr_tail = stderr
+        .lock()
+        .map(|c| {
+            c.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| without_thread_id(l))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let student_output = student
+        .lock()
+        .map(|c| {
+            let mut c = c.clone();
+            for line in c.head.iter_mut().chain(c.tail.iter_mut()) {
+                *line = grader_kit::process::student_text(&without_thread_id(line), usize::MAX);
+            }
+            c.render()
+        })
+        .unwrap_or_default();
     Outcome {
         records,
         planned,
         end,
         stderr_tail,
+        student_output,
         elapsed: start.elapsed(),
     }
+}
+
+/// A pipe whose two ends are closed on exec.
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2(2) fills two descriptors that we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both are fresh descriptors owned by nothing else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// A token no student code can guess: 128 bits from the OS.
@@ -173,20 +291,6 @@ fn fresh_token() -> String {
         let _ = urandom.read_exact(&mut bytes);
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn tail(stream: impl Read, lines: usize) -> String {
-    let mut kept = std::collections::VecDeque::new();
-    for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        kept.push_back(without_thread_id(&line));
-        if kept.len() > lines {
-            kept.pop_front();
-        }
-    }
-    kept.into_iter().collect::<Vec<_>>().join("\n")
 }
 
 /// "thread 'main' (4242) has overflowed" → "thread 'main' has overflowed":

@@ -15,6 +15,8 @@
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter};
+use std::os::fd::FromRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Mutex;
@@ -50,6 +52,9 @@ struct Config {
     sandbox: bool,
     /// The unprivileged uid to run the adapter as, when the judge is root.
     uid: Option<u32>,
+    /// Where the adapters' stderr goes (the launcher's pipe for the
+    /// student's output); `None`: this process's stderr.
+    student_output: Option<i32>,
 }
 
 struct State {
@@ -74,6 +79,7 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
             reference: None,
             sandbox: true,
             uid: None,
+            student_output: None,
         },
         student: None,
         reference: None,
@@ -100,6 +106,7 @@ pub fn configure(args: &WorkerArgs) {
             reference: args.reference.clone(),
             sandbox: !args.no_sandbox,
             uid: args.sandbox_uid,
+            student_output: args.student_output_fd,
         }
     });
 }
@@ -350,7 +357,7 @@ enum Lost {
 struct Link {
     child: Child,
     requests: BufWriter<ChildStdin>,
-    replies: BufReader<ChildStdout>,
+    replies: BufReader<Watched>,
     /// The id of the call in flight: its reply must carry it.
     pending: Option<u64>,
 }
@@ -362,20 +369,27 @@ impl Link {
         sandbox: Option<(Vec<PathBuf>, Option<u32>)>,
     ) -> Result<Link, Failure> {
         let mut command = Command::new(path);
-        command
+        crate::process::clean_env(&mut command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(student_stderr())
             .env("RUST_BACKTRACE", "0");
+        // SAFETY: close_range(2)/fcntl(2) only, between fork and exec.
+        unsafe {
+            command.pre_exec(|| crate::process::close_descriptors_from(3));
+        }
         if let Some((readable, uid)) = sandbox {
             crate::confine::confine(&mut command, path, &readable, uid);
         }
-        let mut child = crate::confine::spawn_retrying(&mut command).map_err(|e| {
+        let mut child = crate::process::spawn(&mut command).map_err(|e| {
             Failure::fixture(format!("cannot start the adapter {}: {e}", path.display()))
         })?;
         Ok(Link {
             requests: BufWriter::new(child.stdin.take().expect("piped")),
-            replies: BufReader::new(child.stdout.take().expect("piped")),
+            replies: BufReader::new(Watched {
+                out: child.stdout.take().expect("piped"),
+                pid: child.id(),
+            }),
             child,
             pending: None,
         })
@@ -425,42 +439,102 @@ impl Link {
         // control characters), never read for a status.
         Err(Lost::Failed(Failure {
             status,
-            message: student_text(&reply.message.unwrap_or_default(), MAX_MESSAGE),
+            message: crate::process::student_text(&reply.message.unwrap_or_default(), MAX_MESSAGE),
             mismatch: None,
-            location: reply.location.map(|l| student_text(&l, 512)),
+            location: reply
+                .location
+                .map(|l| crate::process::student_text(&l, 512)),
         }))
     }
 
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::process::forget(self.child.id());
+        // What it started, re-parented to this judge when it died.
+        crate::process::sweep();
     }
+}
+
+/// An adapter's reply pipe, read so that a process it left behind cannot
+/// hold the judge: once the adapter has exited, what it started is ended
+/// ([`crate::process::sweep`]), and a pipe still open a second later reads
+/// as closed.
+struct Watched {
+    out: ChildStdout,
+    pid: u32,
+}
+
+impl std::io::Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let mut exited: Option<std::time::Instant> = None;
+        loop {
+            let mut poll = libc::pollfd {
+                fd: self.out.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: poll(2) on one live pollfd.
+            let ready = unsafe { libc::poll(&mut poll, 1, 100) };
+            if ready > 0 {
+                return self.out.read(buf);
+            }
+            if ready < 0 {
+                let error = std::io::Error::last_os_error();
+                if error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+            if !crate::process::has_exited(self.pid) {
+                continue;
+            }
+            match exited {
+                None => {
+                    exited = Some(std::time::Instant::now());
+                    crate::process::sweep();
+                }
+                Some(at) if at.elapsed() > std::time::Duration::from_secs(1) => return Ok(0),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// The adapters' stderr: the launcher's pipe for the student's output.
+fn student_stderr() -> Stdio {
+    let Some(fd) = with_state(|s| s.config.student_output) else {
+        return Stdio::inherit();
+    };
+    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor that we then own.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if copy < 0 {
+        return Stdio::inherit();
+    }
+    // SAFETY: `copy` is fresh and owned by nothing else.
+    Stdio::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(copy) })
+}
+
+/// Ends every adapter this judge started (the student's, the reference's,
+/// started calls) and whatever they left behind: called when the checks
+/// are done, and when the judge ends early.
+pub fn shutdown() {
+    let links: Vec<Link> = with_state(|s| {
+        s.started.clear();
+        s.student
+            .take()
+            .into_iter()
+            .chain(s.reference.take())
+            .collect()
+    });
+    for mut link in links {
+        link.kill();
+    }
+    crate::process::sweep();
 }
 
 /// The longest error message kept from a reply.
 const MAX_MESSAGE: usize = 4096;
-
-/// `text` from the student's process, fit for a report: at most `max`
-/// characters (the rest said to be cut), control characters but newlines
-/// and tabs shown as `?`, so that it cannot redraw a terminal.
-pub fn student_text(text: &str, max: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .take(max)
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let total = text.chars().count();
-    if total > max {
-        out.push_str(&format!(" […{} more characters cut]", total - max));
-    }
-    out
-}
 
 /// A call id: 64 random bits from the kernel (a counter would let code
 /// that saw one id write the next call's reply ahead of time).
@@ -491,6 +565,7 @@ fn end_like(status: Option<std::process::ExitStatus>) -> ! {
             libc::kill(pid as i32, libc::SIGKILL);
         }
     }
+    shutdown();
     if let Some(status) = status {
         if let Some(code) = status.code() {
             std::process::exit(code);

@@ -99,6 +99,10 @@ pub struct WorkerArgs {
     /// mode gives each submission its own, so that a fork bomb's process
     /// limit never reaches another student's run).
     pub sandbox_uid: Option<u32>,
+    /// The descriptor the student's output goes to: the adapters' stderr
+    /// (and so their stdout, see `adapter::serve`). The launcher reads it
+    /// apart from this process's own stderr. Unset: this stderr.
+    pub student_output_fd: Option<i32>,
 }
 
 impl WorkerArgs {
@@ -110,6 +114,7 @@ impl WorkerArgs {
         let mut token_on_stdin = false;
         let (mut adapter, mut reference, mut no_sandbox) = (None, None, false);
         let mut sandbox_uid = None;
+        let mut student_output_fd = None;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -133,6 +138,13 @@ impl WorkerArgs {
                             .map_err(|_| format!("--sandbox-uid wants a number, got {text:?}"))?,
                     )
                 }
+                "--student-output-fd" => {
+                    let text = value()?;
+                    student_output_fd =
+                        Some(text.parse().map_err(|_| {
+                            format!("--student-output-fd wants a number, got {text:?}")
+                        })?)
+                }
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -145,6 +157,7 @@ impl WorkerArgs {
             reference,
             no_sandbox,
             sandbox_uid,
+            student_output_fd,
         })
     }
 }
@@ -356,6 +369,8 @@ fn is_todo(message: &str) -> bool {
 /// Exits with 2 on bad arguments, 0 otherwise (failures are records).
 pub fn run(checks: impl Fn(&mut Worker)) {
     tune_process();
+    // What an adapter leaves behind comes back to this judge, which ends it.
+    crate::process::become_subreaper();
     let args = match WorkerArgs::parse(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {
@@ -372,6 +387,10 @@ pub fn run(checks: impl Fn(&mut Worker)) {
     #[cfg(feature = "tensors")]
     crate::client::set_planning(false);
     checks(&mut worker);
+    // No adapter, nor anything one started, outlives the judge.
+    #[cfg(feature = "tensors")]
+    crate::client::shutdown();
+    crate::process::sweep();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", crate::protocol::done_line(&worker.token));
     let _ = out.flush();

@@ -12,6 +12,7 @@ pub mod confine;
 pub mod harness;
 pub mod manifest;
 pub mod params;
+pub mod process;
 pub mod protocol;
 pub mod sandbox;
 

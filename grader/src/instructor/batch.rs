@@ -30,7 +30,10 @@ pub fn students(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        // A student's folder that is a link is listed, and refused whole
+        // when graded (see `submission::refusal`), never followed.
+        if name.starts_with('.') || !(kind.is_dir() || kind.is_symlink()) {
             continue;
         }
         if !name
@@ -204,7 +207,7 @@ pub fn run(
     if students.is_empty() {
         bail!("{} holds no student folders", folder.display());
     }
-    let session = Session::new(kit, work, cargo_target, &args.exercises, &args.run)?;
+    let session = Session::new(kit, work, cargo_target, args)?;
     eprintln!(
         "Grading {} submissions, {} at a time, seed {}{}...",
         students.len(),

@@ -69,6 +69,14 @@ pub struct GradeSubmissionArgs {
     /// Submissions graded at once (builds take turns; runs overlap).
     #[arg(long, short = 'j', default_value_t = 2)]
     pub jobs: usize,
+    /// The longest a student's build may take, in seconds: past it the
+    /// build is killed, the next student's starts, and the exercises it was
+    /// to build score 0 ("the build did not finish").
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub build_timeout: u64,
+    /// The address space each process of a student's build may take, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 8192)]
+    pub build_memory_mib: u64,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -78,10 +86,109 @@ pub struct GradeSubmissionArgs {
 pub struct Staging {
     pub taken: Vec<String>,
     pub ignored: Vec<String>,
+    /// Why the whole submission was refused (nothing taken), if it was.
+    pub refused: Option<Refusal>,
+}
+
+/// A submission that holds what a grader must not follow or open: symbolic
+/// links (another student's folder, a file of the grader's) and files that
+/// are not regular ones (FIFOs that block a reader, sockets, devices).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// `path (what it is)`, relative to the submission; the first few.
+    pub found: Vec<String>,
+    /// How many there were in all.
+    pub count: usize,
+}
+
+impl Refusal {
+    /// How many offending paths a refusal names.
+    const SHOWN: usize = 10;
+
+    /// One sentence for the report: the cause and the way out.
+    pub fn summary(&self) -> String {
+        let more = if self.count > self.found.len() {
+            format!(" and {} more", self.count - self.found.len())
+        } else {
+            String::new()
+        };
+        format!(
+            "submission refused, nothing graded: it holds {} that is not a regular file or folder ({}{more}); submit plain files only (no symbolic links), then grade again",
+            if self.count == 1 { "an entry" } else { "entries" },
+            self.found.join(", ")
+        )
+    }
+}
+
+/// Walks the submission `dir` without following anything: the folder
+/// itself and every entry below it (`.git` and `target` included) must be a
+/// regular file or a folder.
+pub fn refusal(dir: &Path) -> Result<Option<Refusal>> {
+    let mut refusal = Refusal {
+        found: vec![],
+        count: 0,
+    };
+    let mut note = |relative: &Path, what: String| {
+        refusal.count += 1;
+        if refusal.found.len() < Refusal::SHOWN {
+            let shown = if relative.as_os_str().is_empty() {
+                "the submission folder itself".to_string()
+            } else {
+                relative.display().to_string()
+            };
+            refusal.found.push(format!("{shown} ({what})"));
+        }
+    };
+    let mut stack = vec![PathBuf::new()];
+    while let Some(relative) = stack.pop() {
+        let path = dir.join(&relative);
+        let meta = std::fs::symlink_metadata(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            let to = std::fs::read_link(&path)
+                .map(|t| format!("a symbolic link to {}", t.display()))
+                .unwrap_or_else(|_| "a symbolic link".to_string());
+            note(&relative, to);
+        } else if kind.is_dir() {
+            for entry in std::fs::read_dir(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+            {
+                stack.push(relative.join(entry?.file_name()));
+            }
+        } else if !kind.is_file() {
+            note(&relative, special_kind(&kind).to_string());
+        }
+    }
+    refusal.found.sort();
+    Ok((refusal.count > 0).then_some(refusal))
+}
+
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
 }
 
 impl Staging {
     pub fn render(&self) -> String {
+        if let Some(refusal) = &self.refused {
+            let mut out = format!(
+                "{}\nNothing was taken from the submission:\n",
+                refusal.summary()
+            );
+            for found in &refusal.found {
+                out.push_str(&format!("  {found}\n"));
+            }
+            return out;
+        }
         let mut out =
             String::from("Taken from the submission (laid over a clean copy of the kit):\n");
         for file in &self.taken {
@@ -115,6 +222,9 @@ pub struct Session {
     pub cold: bool,
     /// The cargo target dir every submission builds in.
     pub cargo_target: PathBuf,
+    /// Limits of each student's build.
+    pub build_timeout: std::time::Duration,
+    pub build_memory_bytes: u64,
     build_lock: Mutex<()>,
 }
 
@@ -134,9 +244,9 @@ impl Session {
         instructor: Kit,
         work: &Path,
         cargo_target: &Path,
-        selectors: &[String],
-        run: &RunArgs,
+        args: &GradeSubmissionArgs,
     ) -> Result<Session> {
+        let (selectors, run) = (&args.exercises, &args.run);
         check_names(&instructor)?;
         let selected = instructor.select(selectors)?;
         run.verify(&instructor, &selected)?;
@@ -171,6 +281,8 @@ impl Session {
             options,
             cold,
             cargo_target,
+            build_timeout: std::time::Duration::from_secs(args.build_timeout.max(1)),
+            build_memory_bytes: args.build_memory_mib.max(256) << 20,
             build_lock: Mutex::new(()),
         })
     }
@@ -178,6 +290,18 @@ impl Session {
     /// Grades the checkout `submission` under the name `name` (a folder
     /// name: letters, digits, `-`, `_`, `.`).
     pub fn grade(&self, name: &str, submission: &Path, echo: bool) -> Result<Graded> {
+        // Before anything reads it: a link could lead into another
+        // student's folder, a FIFO could block the copy forever.
+        if let Some(refusal) = refusal(submission)? {
+            let selected = self.instructor.select(&self.ids)?;
+            return Ok(Graded {
+                report: grade::refused(&selected, &self.options, &refusal.summary()),
+                staging: Staging {
+                    refused: Some(refusal),
+                    ..Staging::default()
+                },
+            });
+        }
         let root = find_root(submission)?;
         let staging_dir = self.work.join("students").join(name);
         let workers_dir = staging_dir.join("workers");
@@ -197,10 +321,14 @@ impl Session {
             let all = kit.with_prerequisites(&selected);
             let mut build_policy = Policy::for_build(&kit_dir, &self.cargo_target);
             build_policy.read.extend(grader_kit_sources());
-            let build_sandbox = Arc::new(Prepared::prepare(&build_policy));
-            let build_protections = Some(build_sandbox.protections());
+            let confined = compile::Confined {
+                sandbox: Arc::new(Prepared::prepare(&build_policy)),
+                timeout: self.build_timeout,
+                memory_bytes: self.build_memory_bytes,
+            };
+            let build_protections = Some(confined.sandbox.protections());
             let mut built =
-                compile::build_verified(&kit, &all, Target::Exercises, echo, Some(&build_sandbox))?;
+                compile::build_verified(&kit, &all, Target::Exercises, echo, Some(&confined))?;
             for exe in built
                 .workers
                 .values_mut()
@@ -254,10 +382,13 @@ fn grader_kit_sources() -> Vec<PathBuf> {
 /// do, and no network needed, when the cache has them all.
 fn fetch_dependencies(base: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let fetched = std::process::Command::new(cargo)
-        .current_dir(base)
-        .args(["fetch", "--quiet"])
-        .status();
+    let mut command = std::process::Command::new(cargo);
+    command.current_dir(base).args(["fetch", "--quiet"]);
+    let fetched = grader_kit::process::spawn(&mut command).and_then(|mut child| {
+        let status = child.wait();
+        grader_kit::process::forget(child.id());
+        status
+    });
     if !fetched.is_ok_and(|s| s.success()) {
         eprintln!("warning: `cargo fetch` in the clean copy failed; the sandboxed builds run offline and need every dependency downloaded");
     }
@@ -361,10 +492,6 @@ pub fn overlay(kit: &Kit, root: &Path, kit_dir: &Path) -> Result<Staging> {
                     continue;
                 }
                 stack.push(path);
-            } else if kind.is_symlink() {
-                staging
-                    .ignored
-                    .push(format!("{} (a symbolic link)", path.display()));
             } else if kind.is_file() && is_taken(kit, &path) {
                 if entry.metadata()?.len() > MAX_SOURCE_BYTES {
                     staging.ignored.push(format!(
@@ -424,7 +551,7 @@ pub fn run(args: &GradeSubmissionArgs) -> Result<i32> {
         return super::batch::run(kit, &work, &cargo_target, folder, args);
     }
     let submission = args.submission.as_ref().expect("clap requires one");
-    let session = Session::new(kit, &work, &cargo_target, &args.exercises, &args.run)?;
+    let session = Session::new(kit, &work, &cargo_target, args)?;
     eprintln!("Grading {}{}...", submission.display(), session.wait_note());
     let graded = session.grade("submission", submission, true)?;
     write_reports(&args.out, &graded)?;
@@ -450,6 +577,36 @@ mod tests {
             root: PathBuf::from("/k"),
             info,
         }
+    }
+
+    #[test]
+    fn links_and_special_files_refuse_a_submission() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("student");
+        std::fs::create_dir_all(root.join("exercises/01-attention/src")).unwrap();
+        std::fs::write(root.join("exercises/01-attention/src/lib.rs"), "").unwrap();
+        assert_eq!(refusal(&root).unwrap(), None);
+
+        std::os::unix::fs::symlink("/etc", root.join("exercises/01-attention/src/x")).unwrap();
+        let fifo = std::ffi::CString::new(root.join(".git").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) of a path in this test's temp dir.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let found = refusal(&root).unwrap().expect("refused");
+        assert_eq!(found.count, 2);
+        assert_eq!(
+            found.found,
+            [
+                ".git (a FIFO)",
+                "exercises/01-attention/src/x (a symbolic link to /etc)"
+            ]
+        );
+        assert!(found.summary().contains("no symbolic links"));
+
+        // The submission folder itself, a link to another student's.
+        let link = dir.path().join("mallory");
+        std::os::unix::fs::symlink(&root, &link).unwrap();
+        let found = refusal(&link).unwrap().expect("refused");
+        assert!(found.found[0].starts_with("the submission folder itself (a symbolic link to "));
     }
 
     #[test]
