@@ -105,7 +105,7 @@ pub fn build_verified(
             for dir in ["exercises", "solutions", "grader/checks", "grader/adapters"] {
                 let path = kit.root.join(dir).join(&exercise.dir);
                 if path.is_dir() {
-                    crate::instructor::touch_tree(&path)?;
+                    crate::files::touch_tree(&path)?;
                 }
             }
         }

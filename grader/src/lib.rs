@@ -3,6 +3,7 @@
 //!
 //! - [`catalog`]: `exercises/info.yaml` and where things live;
 //! - [`compile`]: building the workers, reading compiler errors;
+//! - [`files`]: copies that keep modification times, snapshots of a target dir;
 //! - [`run`]: running a worker isolated, with a time and memory limit;
 //! - [`grade`]: statuses, blocking, scores;
 //! - [`report`]: human, JSON, JUnit and Gradescope reports;
@@ -14,6 +15,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod compile;
+pub mod files;
 pub mod grade;
 pub mod instructor;
 pub mod report;

@@ -135,7 +135,17 @@ pub struct Policy {
     /// `TMPDIR` for the process; created by [`Prepared::prepare`]. It should be
     /// inside a `write` tree.
     pub tmpdir: Option<PathBuf>,
+    /// Where programs may be executed from (Landlock's execute right):
+    /// `None`, wherever the process may read. With `Some`, nothing it could
+    /// write or be handed can run: a file its build just wrote, another
+    /// student's binary it found. (`memfd_create` and `execveat`, the way
+    /// to run a file that is not on disk, are refused by seccomp always.)
+    pub exec: Option<Vec<PathBuf>>,
 }
+
+/// Where the system's programs and its dynamic loader live: what every
+/// confined program may execute.
+const SYSTEM_EXEC: &[&str] = &["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"];
 
 impl Policy {
     /// An adapter: read and execute its binary's folder and the system's
@@ -151,6 +161,10 @@ impl Policy {
         }
         read.extend(SYSTEM_READ.iter().map(PathBuf::from));
         let drop_to_uid = running_as_root().then_some(NOBODY);
+        // It runs as the binary it is, and may start the system's programs
+        // (still confined), nothing else.
+        let mut exec = vec![binary.clone()];
+        exec.extend(SYSTEM_EXEC.iter().map(PathBuf::from));
         Policy {
             read,
             write: Vec::new(),
@@ -158,6 +172,7 @@ impl Policy {
             max_processes: drop_to_uid.map(|_| adapter_process_limit()),
             drop_to_uid,
             tmpdir: None,
+            exec: Some(exec),
         }
     }
 
@@ -175,11 +190,18 @@ impl Policy {
     /// No uid drop (the toolchain usually lives in root's 0700 home) and so no
     /// process limit; set both when the toolchain, the staged copy and the
     /// target dir are accessible to the uid.
+    ///
+    /// It executes only the toolchain and the system's programs: never a
+    /// build script or binary in the target dir (so the dependencies must be
+    /// built beforehand, outside it: `grade --submission` builds the clean
+    /// kit first), nor anything the staged copy holds.
     pub fn for_build(staged_copy: &Path, target_dir: &Path) -> Policy {
         let mut read = vec![staged_copy.to_path_buf()];
         read.extend(toolchain_dirs());
         read.extend(SYSTEM_READ.iter().map(PathBuf::from));
         read.extend(BUILD_READ.iter().map(PathBuf::from));
+        let mut exec = toolchain_dirs();
+        exec.extend(SYSTEM_EXEC.iter().map(PathBuf::from));
         Policy {
             read,
             write: vec![target_dir.to_path_buf(), PathBuf::from("/dev/null")],
@@ -187,8 +209,33 @@ impl Policy {
             max_processes: None,
             drop_to_uid: None,
             tmpdir: Some(target_dir.join("tmp")),
+            exec: Some(exec),
         }
     }
+}
+
+/// What every confined process may read whatever its policy: the system's
+/// files, the user lookups and the toolchain. A kit, a hidden fixture set
+/// or a work folder kept below one of these would be readable by every
+/// student's build and code: [`under_always_readable`] finds that.
+pub fn always_readable() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = SYSTEM_READ
+        .iter()
+        .chain(BUILD_READ)
+        .map(PathBuf::from)
+        .collect();
+    paths.extend(toolchain_dirs());
+    paths
+}
+
+/// The always-readable path (see [`always_readable`]) that `path` lies
+/// below, if any.
+pub fn under_always_readable(path: &Path) -> Option<PathBuf> {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    always_readable().into_iter().find(|allowed| {
+        let allowed = std::fs::canonicalize(allowed).unwrap_or_else(|_| allowed.clone());
+        path.starts_with(&allowed)
+    })
 }
 
 /// The adapter's process limit: room for candle's and rayon's thread pools
@@ -464,6 +511,7 @@ mod linux {
         policy: &Policy,
         read: &[PathBuf],
         write: &[PathBuf],
+        exec: Option<&[PathBuf]>,
     ) -> Result<Landlock, String> {
         use landlock::{
             Access, AccessFs, AccessNet, PathBeneath, PathFd, Ruleset, RulesetAttr,
@@ -500,10 +548,24 @@ mod linux {
                 .map_err(fail)?;
         }
         let mut created = ruleset.create().map_err(fail)?;
+        // With an exec list, the read and write trees lose the execute
+        // right, which only the exec trees have.
+        let no_exec = |access: landlock::BitFlags<AccessFs>| {
+            if exec.is_some() {
+                access & !AccessFs::Execute
+            } else {
+                access
+            }
+        };
+        let exec_rules = exec
+            .into_iter()
+            .flatten()
+            .map(|p| (p, AccessFs::Execute | AccessFs::ReadFile));
         let rules = read
             .iter()
-            .map(|p| (p, AccessFs::from_read(all)))
-            .chain(write.iter().map(|p| (p, AccessFs::from_all(all))));
+            .map(|p| (p, no_exec(AccessFs::from_read(all))))
+            .chain(write.iter().map(|p| (p, no_exec(AccessFs::from_all(all)))))
+            .chain(exec_rules);
         for (path, access) in rules {
             let Ok(fd) = PathFd::new(path) else { continue };
             let access = if path.is_dir() {
@@ -530,7 +592,11 @@ mod linux {
         // Writes first, so a path in both lists counts (and is granted) as a write.
         let (write, missing_w) = resolve(&policy.write, &mut seen);
         let (read, missing_r) = resolve(&policy.read, &mut seen);
-        let landlock = landlock_ruleset(policy, &read, &write);
+        let exec = policy
+            .exec
+            .as_ref()
+            .map(|paths| resolve(paths, &mut Vec::new()).0);
+        let landlock = landlock_ruleset(policy, &read, &write, exec.as_deref());
         let abi = landlock.as_ref().map_or(0, |l| l.abi);
 
         let filesystem = match &landlock {
@@ -546,8 +612,15 @@ mod linux {
                 } else {
                     String::new()
                 };
+                let runs = match &exec {
+                    Some(paths) => format!(
+                        ", executes only under {} paths (the toolchain's, the system's, its own binary)",
+                        paths.len()
+                    ),
+                    None => String::new(),
+                };
                 format!(
-                    "Landlock ABI {}: reads limited to {} paths, {writes}{skipped}",
+                    "Landlock ABI {}: reads limited to {} paths, {writes}{runs}{skipped}",
                     l.abi,
                     read.len() + write.len()
                 )
@@ -627,7 +700,7 @@ mod linux {
 
         let syscalls = match &seccomp {
             Ok(()) => format!(
-                "seccomp ({}) refuses {} privileged syscalls (modules, kexec, mount, namespaces, bpf, perf, io_uring, …); clone3 reports ENOSYS",
+                "seccomp ({}) refuses {} privileged syscalls (modules, kexec, mount, namespaces, bpf, perf, io_uring, memfd_create and execveat, …); clone3 reports ENOSYS",
                 std::env::consts::ARCH,
                 seccomp::DENIED.len()
             ),
@@ -711,6 +784,11 @@ mod linux {
             libc::SYS_io_uring_setup,
             libc::SYS_io_uring_enter,
             libc::SYS_io_uring_register,
+            // A program that is not a file on disk (an embedded copy of
+            // another student's binary, say) runs through these; Landlock
+            // does not see in-memory files.
+            libc::SYS_memfd_create,
+            libc::SYS_execveat,
         ];
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         pub(super) const DENIED: &[libc::c_long] = &[];

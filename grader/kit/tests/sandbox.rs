@@ -68,6 +68,14 @@ fn adapter_as_is(exe: &Path) -> Policy {
     }
 }
 
+/// Lets `policy` execute the probe (a build policy executes only the
+/// toolchain and the system's programs).
+fn runs_the_probe(policy: &mut Policy, probe: &Probe) {
+    if let Some(exec) = &mut policy.exec {
+        exec.push(probe.exe.clone());
+    }
+}
+
 /// Runs `command` (confined by `sandbox` if given) to the end, or kills it after
 /// `limit`.
 fn run_command(mut command: Command, sandbox: Option<&Arc<Prepared>>, limit: Duration) -> Output {
@@ -315,6 +323,7 @@ fn writes_are_denied_to_adapters_and_allowed_in_write_trees() {
     let build_target = tempfile::tempdir().unwrap();
     let mut policy = Policy::for_build(staged.path(), &build_target.path().join("target"));
     policy.read.push(probe.dir.path().to_path_buf());
+    runs_the_probe(&mut policy, &probe);
     let sandbox = prepare(&policy);
     let ok = build_target.path().join("target/debug/out.txt");
     std::fs::create_dir_all(ok.parent().unwrap()).unwrap();
@@ -648,6 +657,7 @@ fn the_build_cannot_read_files_at_the_top_of_cargo_home() {
     assert!(policy.read.contains(&cargo_home.join("registry")));
     assert!(!policy.read.contains(&cargo_home));
     policy.read.push(probe.dir.path().to_path_buf());
+    runs_the_probe(&mut policy, &probe);
     let lock = lock.to_str().unwrap();
     assert_eq!(run(&probe.exe, None, &["read", lock]), "OK");
     let sandbox = prepare(&policy);
@@ -667,4 +677,54 @@ fn the_build_cannot_read_files_at_the_top_of_cargo_home() {
         ),
         "OK"
     );
+}
+
+#[test]
+fn nothing_new_runs_in_a_build_or_an_adapter() {
+    let probe = probe();
+    let work = tempfile::tempdir().unwrap();
+    let target = work.path().join("target");
+    // A program the build wrote (a copy of the probe, as a build script or
+    // another student's binary would be) and one the adapter could read.
+    let written = target.join("debug/written-probe");
+    std::fs::create_dir_all(written.parent().unwrap()).unwrap();
+    std::fs::copy(&probe.exe, &written).unwrap();
+    assert_eq!(
+        run(&probe.exe, None, &["exec", written.to_str().unwrap()]),
+        "OK"
+    );
+    assert_eq!(run(&probe.exe, None, &["memfd"]), "OK");
+
+    let mut policy = Policy::for_build(work.path(), &target);
+    policy.read.push(probe.dir.path().to_path_buf());
+    runs_the_probe(&mut policy, &probe);
+    let sandbox = prepare(&policy);
+    if !confined_or_degraded(&sandbox.protections()) {
+        return;
+    }
+    assert!(sandbox
+        .protections()
+        .filesystem
+        .contains("executes only under"));
+    let written = written.to_str().unwrap();
+    assert_eq!(
+        run(&probe.exe, Some(&sandbox), &["exec", written]),
+        "DENIED:EACCES"
+    );
+    assert_eq!(run(&probe.exe, Some(&sandbox), &["memfd"]), "DENIED:EPERM");
+    // The system's programs still run.
+    assert_eq!(
+        run(&probe.exe, Some(&sandbox), &["exec", "/usr/bin/true"]),
+        "OK"
+    );
+
+    let sandbox = prepare(&Policy {
+        read: [Policy::for_adapter(&probe.exe).read, vec![target.clone()]].concat(),
+        ..adapter_as_is(&probe.exe)
+    });
+    assert_eq!(
+        run(&probe.exe, Some(&sandbox), &["exec", written]),
+        "DENIED:EACCES"
+    );
+    assert_eq!(run(&probe.exe, Some(&sandbox), &["memfd"]), "DENIED:EPERM");
 }

@@ -24,6 +24,7 @@ use clap::Args;
 use super::{copy_file, copy_tree, release, touch_tree};
 use crate::catalog::{Exercise, Kit};
 use crate::compile::{self, Target};
+use crate::files::Snapshot;
 use crate::grade::{self, Isolation, Options, RunReport};
 use crate::report::{self, Format};
 use crate::settings::{check_names, RunArgs};
@@ -141,7 +142,12 @@ pub fn refusal(dir: &Path) -> Result<Option<Refusal>> {
     };
     let mut stack = vec![PathBuf::new()];
     while let Some(relative) = stack.pop() {
-        let path = dir.join(&relative);
+        // Not `dir.join("")`: its trailing slash would follow a link.
+        let path = if relative.as_os_str().is_empty() {
+            dir.to_path_buf()
+        } else {
+            dir.join(&relative)
+        };
         let meta = std::fs::symlink_metadata(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let kind = meta.file_type();
@@ -253,6 +259,12 @@ impl Session {
         std::fs::create_dir_all(work)
             .with_context(|| format!("cannot create {}", work.display()))?;
         let work = std::fs::canonicalize(work)?;
+        refuse_readable_secrets(&[
+            ("the kit", instructor.root.clone()),
+            ("the work folder", work.clone()),
+            ("the fixtures", run.fixtures_dir(&instructor)),
+            ("the reports' folder (--out)", args.out.clone()),
+        ])?;
         let cold = !cargo_target.join("debug").exists() && !cargo_target.join("release").exists();
         std::fs::create_dir_all(cargo_target)?;
         let cargo_target = std::fs::canonicalize(cargo_target)?;
@@ -268,6 +280,7 @@ impl Session {
         let base = work.join("base");
         release::release(&instructor, &base, true).context("making the clean copy")?;
         fetch_dependencies(&base);
+        build_dependencies(&base, &selected)?;
         let mut options = run.options(&instructor, run.seed_or_fresh());
         options.references = references;
         // One worker at a time per submission: `--jobs` grades submissions
@@ -327,18 +340,29 @@ impl Session {
                 memory_bytes: self.build_memory_bytes,
             };
             let build_protections = Some(confined.sandbox.protections());
-            let mut built =
-                compile::build_verified(&kit, &all, Target::Exercises, echo, Some(&confined))?;
-            for exe in built
-                .workers
-                .values_mut()
-                .chain(built.adapters.values_mut())
-            {
-                let copy = workers_dir.join(exe.file_name().context("a worker has a name")?);
-                copy_file(exe, &copy, false)?;
-                *exe = copy;
-            }
-            (kit, selected, built, staging, build_protections)
+            // What this build writes into the shared target dir (the
+            // student's crates, their adapters) is removed once copied out:
+            // the next student's build, which may read that dir, never finds
+            // it (an `include_bytes!` of another student's adapter).
+            let before = Snapshot::take(&self.cargo_target);
+            let built =
+                compile::build_verified(&kit, &all, Target::Exercises, echo, Some(&confined));
+            let copied = built.and_then(|mut built| {
+                for exe in built
+                    .workers
+                    .values_mut()
+                    .chain(built.adapters.values_mut())
+                {
+                    let copy = workers_dir.join(exe.file_name().context("a worker has a name")?);
+                    copy_file(exe, &copy, false)?;
+                    *exe = copy;
+                }
+                Ok(built)
+            });
+            before
+                .remove_what_is_new(&self.cargo_target)
+                .context("removing this student's build from the shared target dir")?;
+            (kit, selected, copied?, staging, build_protections)
         };
         // Each submission's adapters run as a uid of their own (when we are
         // root), so that one's fork bomb cannot starve another's threads.
@@ -349,7 +373,12 @@ impl Session {
             .wrapping_mul(7)
             .wrapping_add(NEXT_UID.fetch_add(1, Ordering::Relaxed));
         options.sandbox_uid = Some(SANDBOX_UIDS.0 + slot % SANDBOX_UIDS.1);
+        let uid = options.sandbox_uid.expect("set above");
+        // As root, the adapters run as `uid`, which nothing else uses: every
+        // process of it is this submission's, and none outlives its grading.
+        grader_kit::process::kill_uid(uid);
         let mut report = grade::grade_built(&kit, &selected, &built, &options, &mut |_| {});
+        grader_kit::process::kill_uid(uid);
         report.isolation = Some(Isolation {
             build: build_protections,
             adapter: built
@@ -375,6 +404,44 @@ fn grader_kit_sources() -> Vec<PathBuf> {
         paths.push(root.join("Cargo.toml"));
     }
     paths
+}
+
+/// Refuses to grade when a folder that holds what no student may read
+/// (solutions, fixtures, other students' work, reports) lies below a path
+/// the sandbox lets every build and adapter read (`/usr`, the toolchain:
+/// see `grader_kit::sandbox::always_readable`).
+fn refuse_readable_secrets(folders: &[(&str, PathBuf)]) -> Result<()> {
+    for (what, path) in folders {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        if let Some(allowed) = grader_kit::sandbox::under_always_readable(&absolute) {
+            bail!(
+                "{what} ({}) lies below {}, which the sandbox lets every student's build and code read (the system's files and the toolchain); move it elsewhere (e.g. /srv/grading or your home folder) and grade again",
+                absolute.display(),
+                allowed.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Builds the clean copy's workers once, outside any sandbox, into the
+/// shared target dir: every dependency is then built, build scripts run,
+/// before the first student's build, which may execute nothing it writes
+/// (see `Policy::for_build`). Quick when the target dir is warm.
+fn build_dependencies(base: &Path, selected: &[Exercise]) -> Result<()> {
+    let kit = Kit::load(base)?;
+    let ids: Vec<String> = selected.iter().map(|e| e.id.clone()).collect();
+    let all = kit.with_prerequisites(&kit.select(&ids)?);
+    eprintln!("Building the clean kit (the dependencies every submission shares)...");
+    let built = compile::build_workers(&kit, &all, Target::Exercises, false)?;
+    if let Some(error) = built.errors.values().next() {
+        bail!(
+            "the clean copy of the kit does not compile ({}: {}); fix the kit before grading",
+            error.package,
+            error.message
+        );
+    }
+    Ok(())
 }
 
 /// Downloads every dependency of the clean copy, outside the sandbox: the

@@ -56,6 +56,24 @@ fn probe(args: &[&str]) -> String {
             Ok(())
         })()),
         ["udp"] => result(std::net::UdpSocket::bind("127.0.0.1:0").map(drop)),
+        // Runs `path uid`: OK when it ran (exit status 0), else the errno.
+        ["exec", path] => result((|| {
+            let status = std::process::Command::new(path).arg("uid").output()?.status;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!("{status}")))
+            }
+        })()),
+        // An in-memory file, as a program is loaded that is not on disk.
+        ["memfd"] => result((|| {
+            // SAFETY: memfd_create(2) of a static name.
+            let fd = unsafe { libc::syscall(libc::SYS_memfd_create, c"probe".as_ptr(), 0u32) };
+            cvt(fd)?;
+            // SAFETY: fd was just returned to us.
+            unsafe { libc::close(fd as libc::c_int) };
+            Ok(())
+        })()),
         ["unix-pair"] => result(std::os::unix::net::UnixStream::pair().map(drop)),
         ["threads", n] => result((|| {
             let n: usize = n.parse().map_err(std::io::Error::other)?;
