@@ -273,8 +273,75 @@ fn students(fixtures_file: &Path, hidden_file: &Path) -> Vec<Student> {
             B::Checks,
             N::NoNetwork,
         ),
+        // Issue 13: a process that leaves its group, 1 GiB of stderr, the
+        // caller's environment and descriptors, a build that never ends,
+        // an earlier student's adapter embedded and run from memory, and a
+        // submission that is a link to another student's.
+        student(
+            "escapes",
+            "escapes.rs",
+            failed,
+            AsHonestPartial,
+            B::No,
+            N::Nothing,
+        ),
+        student(
+            "floods",
+            "floods.rs",
+            failed,
+            AsHonestPartial,
+            B::No,
+            N::Nothing,
+        ),
+        student(
+            "leaks",
+            "leaks.rs",
+            failed,
+            AsHonestPartial,
+            B::No,
+            N::Nothing,
+        ),
+        student(
+            "slow-build",
+            "slow-build.rs",
+            compile_error,
+            Exactly(0.0),
+            B::No,
+            N::Nothing,
+        ),
+        // Named to sort after most of the class: earlier builds are done.
+        student(
+            "steals-build",
+            "ct-adapter.rs",
+            &["compile_error", "failed"],
+            Exactly(0.0),
+            B::No,
+            N::BuildLandlock,
+        ),
+        student(
+            LINKED,
+            "honest-full.rs",
+            &["refused"],
+            Exactly(0.0),
+            B::No,
+            N::Nothing,
+        ),
     ]
 }
+
+/// A submission whose folder holds only a symbolic link to the victim's.
+const LINKED: &str = "linked";
+/// The build limit of the batch: slow-build ends there.
+const BUILD_TIMEOUT_SECS: u64 = 60;
+/// A secret in the caller's environment and one on an inherited descriptor:
+/// neither may reach a report.
+const SECRET_VAR: &str = "ATTACK_SECRET_TOKEN";
+const SECRET_VALUE: &str = "env-secret-6f1d2c9a";
+const SECRET_ON_FD: &str = "fd-secret-0b7e44d1";
+/// The descriptor the secret file is left open on, in the grader.
+const SECRET_FD: i32 = 9;
+/// The most the launcher's resident memory may reach (floods writes 1 GiB).
+const MAX_LAUNCHER_RSS_KIB: u64 = 512 << 10;
 
 /// Replaces every `@NAME@` of `text`; fails on one left over.
 fn fill(text: &str, vars: &[(&str, String)]) -> String {
@@ -393,12 +460,19 @@ fn dishonest_submissions_earn_what_their_honest_code_earns() {
         ("CARGO_TARGET", path(&target)),
         ("VICTIM", VICTIM.to_string()),
         ("PORT", listener.local_addr().unwrap().port().to_string()),
-        ("LIFETIME", (TIMEOUT_SECS * 4).to_string()),
+        ("LIFETIME", (TIMEOUT_SECS * 30).to_string()),
+        ("SECRET_VAR", SECRET_VAR.to_string()),
     ];
     let class = students(&fixtures_file, &hidden_file);
     let common = attack_source("common.rs");
     for student in &class {
         let checkout = submissions.join(student.name);
+        if student.name == LINKED {
+            fs::create_dir_all(&checkout).unwrap();
+            std::os::unix::fs::symlink(Path::new("..").join(VICTIM), checkout.join("repo"))
+                .unwrap();
+            continue;
+        }
         copy_dir(&kit.join("exercises"), &checkout.join("exercises"));
         let mut vars = vars.clone();
         if let Some(stolen) = &student.stolen {
@@ -410,9 +484,26 @@ fn dishonest_submissions_earn_what_their_honest_code_earns() {
 
     // One batch for the whole class, as an instructor grades it.
     let log = root.join("grade.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_grader"))
+    let secret_file = root.join("secret-on-a-descriptor");
+    fs::write(&secret_file, SECRET_ON_FD).unwrap();
+    let secret = std::os::fd::IntoRawFd::into_raw_fd(fs::File::open(&secret_file).unwrap());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_grader"));
+    // SAFETY: dup2(2) in the child, between fork and exec: the grader
+    // starts with the secret open on SECRET_FD, not close-on-exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(secret, SECRET_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .env(SECRET_VAR, SECRET_VALUE)
         .args(["grade", "01", "--seed", SEED, "--jobs", "2", "--timeout"])
         .arg(TIMEOUT_SECS.to_string())
+        .arg("--build-timeout")
+        .arg(BUILD_TIMEOUT_SECS.to_string())
         .arg("--kit")
         .arg(&kit)
         .arg("--submissions")
@@ -431,8 +522,24 @@ fn dishonest_submissions_earn_what_their_honest_code_earns() {
         .process_group(0)
         .spawn()
         .unwrap();
+    // SAFETY: close(2) of our copy of the secret's descriptor.
+    unsafe {
+        libc::close(secret);
+    }
     let grade_start = Instant::now();
+    let mut launcher_rss_kib = 0u64;
     let status = loop {
+        // The launcher's own high-water mark, while it lives.
+        if let Some(hwm) = fs::read_to_string(format!("/proc/{}/status", child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        {
+            launcher_rss_kib = launcher_rss_kib.max(hwm);
+        }
         if let Some(status) = child.try_wait().unwrap() {
             break Some(status);
         }
@@ -534,6 +641,16 @@ fn dishonest_submissions_earn_what_their_honest_code_earns() {
             problems.push(format!("{name}: total {} but 01 {}", row[1], row[3]));
         }
 
+        if status == "refused" {
+            // Nothing ran: no isolation to report; staging.txt says why.
+            let staging =
+                fs::read_to_string(out.join(name).join("staging.txt")).unwrap_or_default();
+            if !staging.contains("symbolic link") || !summary.contains("symbolic link") {
+                problems.push(format!(
+                    "{name}: the refusal does not name the link: {summary}\n{staging}"
+                ));
+            }
+        }
         // Is what this row relies on in force here?
         let isolation = &report["isolation"];
         let (build, adapter) = (&isolation["build"], &isolation["adapter"]);
@@ -548,7 +665,7 @@ fn dishonest_submissions_earn_what_their_honest_code_earns() {
         let isolated = [build, adapter]
             .iter()
             .all(|p| p.is_null() || starts(&p["filesystem"], "Landlock ABI"));
-        if isolation.is_null() {
+        if isolation.is_null() && status != "refused" {
             problems.push(format!("{name}: report.json has no isolation"));
         }
         if isolated == text.contains(WARNING) {
@@ -648,7 +765,49 @@ fn dishonest_submissions_earn_what_their_honest_code_earns() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         other => problems.push(format!("network: the listener got {other:?}")),
     }
-    // fork-bomb: nothing left running.
+    // slow-build: said to have hit the build limit, and the batch went on.
+    if let Some(slow) = report_of("slow-build") {
+        let summary = slow["exercises"][0]["summary"].to_string();
+        if !summary.contains(&format!("did not finish in {BUILD_TIMEOUT_SECS} s")) {
+            problems.push(format!("slow-build: summary {summary}"));
+        }
+    }
+    // floods: the launcher's memory did not follow it, the report is small
+    // and says what it cut.
+    if launcher_rss_kib > MAX_LAUNCHER_RSS_KIB {
+        problems.push(format!(
+            "the launcher's resident memory reached {launcher_rss_kib} KiB (floods wrote 1 GiB on stderr)"
+        ));
+    }
+    if let Some(floods) = report_of("floods") {
+        let output = floods["exercises"][0]["student_output"]
+            .as_str()
+            .unwrap_or("");
+        if !output.contains("characters of long lines cut") || output.len() > 64 << 10 {
+            problems.push(format!(
+                "floods: the student's output is not cut ({} bytes kept)",
+                output.len()
+            ));
+        }
+    }
+    // leaks: no secret of the caller reached any report.
+    let mut reports = vec![];
+    files_named(&out, "", &mut reports);
+    for file in reports.iter().filter(|f| f.is_file()) {
+        let text = fs::read_to_string(file).unwrap_or_default();
+        for secret in [SECRET_VALUE, SECRET_ON_FD] {
+            if text.contains(secret) {
+                problems.push(format!(
+                    "{} holds the caller's secret {secret}",
+                    file.display()
+                ));
+            }
+        }
+        if fs::metadata(file).map_or(0, |m| m.len()) > 4 << 20 {
+            problems.push(format!("{} is over 4 MiB", file.display()));
+        }
+    }
+    // fork-bomb, escapes: nothing left running.
     if leftovers > 0 {
         problems.push(format!(
             "{leftovers} processes of this run were still alive after the grader exited (killed now)"
