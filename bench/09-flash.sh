@@ -17,6 +17,7 @@
 #   sets our threads (default: every core; PyTorch gets the same number).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 export CARGO_TERM_COLOR=never
 
 reps=5
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
 done
 
 cargo build -q -p sol09-flash-attention --bin sol09-flash-bench
-bench=target/debug/sol09-flash-bench
+bench="$(target_of)/debug/sol09-flash-bench"   # CARGO_TARGET_DIR or build.target-dir too
 python="${TORCH_PYTHON:-fixtures/export/.venv/bin/python}"
 threads="${FLASH_ATTENTION_THREADS:-$(nproc)}"
 export FLASH_ATTENTION_THREADS="$threads"

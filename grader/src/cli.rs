@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::Kit;
-use crate::compile::Target;
+use crate::compile::{self, Target};
 use crate::grade::{self, Options};
 use crate::report::{self, Format};
 
@@ -72,6 +72,10 @@ pub struct GradeArgs {
     /// The kit's root (the folder with exercises/info.yaml); found from the current directory by default.
     #[arg(long, value_name = "DIR")]
     pub kit: Option<PathBuf>,
+    /// List every check that did not pass, with its message, not only the
+    /// first (human report).
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 /// Parses the command line, runs, and returns the exit code.
@@ -144,14 +148,26 @@ pub fn run_grade(args: &GradeArgs) -> Result<i32> {
         sandbox_uid: None,
         parallel: grade::default_parallel(),
     };
-    if options.echo_build {
-        let _ = writeln!(
-            std::io::stderr(),
-            "Building the exercises' graders (the first build compiles candle: two to three minutes)..."
-        );
-    }
-    let report = grade::grade(&kit, &selected, &options)?;
+    // As `grade::grade`, with a word on stderr when the build runs long
+    // (the first one compiles candle); a fresh build says nothing.
+    let built = {
+        let _notice = options.echo_build.then(|| {
+            Notice::after(
+                Duration::from_secs(2),
+                "Building the exercises' graders (the first build compiles candle: two to three minutes)...",
+            )
+        });
+        compile::build_workers(
+            &kit,
+            &kit.with_prerequisites(&selected),
+            options.target,
+            options.echo_build,
+        )?
+    };
+    let report = grade::grade_built(&kit, &selected, &built, &options, &mut |_| {});
     let color = std::io::stdout().is_terminal();
+    let human =
+        |report: &grade::RunReport, color| report::human::render_with(report, color, args.verbose);
     if let Some(dir) = &args.plot {
         for path in report::plot::write_plots(&report, dir)? {
             let _ = writeln!(std::io::stderr(), "wrote {}", path.display());
@@ -161,14 +177,48 @@ pub fn run_grade(args: &GradeArgs) -> Result<i32> {
         Some(path) => {
             std::fs::write(path, report::render(&report, args.format, false))
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            print!("{}", report::render(&report, Format::Human, color));
+            print!("{}", human(&report, color));
             println!(
                 "\nWrote the {:?} report to {}.",
                 args.format,
                 path.display()
             );
         }
+        None if args.format == Format::Human => print!("{}", human(&report, color)),
         None => print!("{}", report::render(&report, args.format, color)),
     }
     Ok(report.exit_code())
+}
+
+/// A line on stderr when something is still running after a delay: it is
+/// printed from a timer thread unless dropped first.
+pub struct Notice {
+    cancel: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Notice {
+    pub fn after(delay: Duration, line: &str) -> Notice {
+        let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+        let line = line.to_string();
+        let thread = std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(delay) {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        });
+        Notice {
+            cancel: Some(cancel),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Notice {
+    fn drop(&mut self) {
+        // Closing the channel wakes the timer, which then prints nothing.
+        drop(self.cancel.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

@@ -531,6 +531,9 @@ fn grade_one(
     report
 }
 
+/// How the note of [`note_prerequisites_unchecked`] begins in a summary.
+pub const CASE_NOTE: &str = "note: --case grades this case alone";
+
 /// `--case` of an exercise that builds on others: a note in the summary
 /// that they were not graded in this run (the status and score are the
 /// case's own).
@@ -542,12 +545,12 @@ fn note_prerequisites_unchecked(report: &mut ExerciseReport, kit: &Kit, exercise
         .builds_on
         .iter()
         .map(|id| match kit.get(id) {
-            Some(e) => format!("{} ({})", e.id, e.name),
+            Some(e) => format!("{} {}", e.id, e.name),
             None => id.clone(),
         })
         .collect();
     report.summary = format!(
-        "{}; note: --case grades this case alone, not what it builds on ({}): a failure may come from there (`cargo run -p grader -- {last}` grades it)",
+        "{}; {CASE_NOTE}, not what it builds on ({}: `cargo run -p grader -- {last}` grades it)",
         report.summary,
         names.join(", "),
     );
@@ -788,8 +791,8 @@ pub fn score(points: f64, groups: &[Group], complete: bool) -> f64 {
 }
 
 /// The command that reruns one exercise, or one check of it, exactly.
-/// Every flag that changes a verdict is kept: a run of one case (`--case`)
-/// reruns that case, and a time or memory limit given is given again.
+/// The flags that change a verdict are kept: a run of one case (`--case`)
+/// reruns that case, and a time limit given is given again.
 pub fn rerun_command(id: &str, check: Option<&str>, options: &Options) -> String {
     let mut command = format!("cargo run -p grader -- {id}");
     if let Some(check) = check.or(options.only.as_deref()) {
@@ -804,12 +807,6 @@ pub fn rerun_command(id: &str, check: Option<&str>, options: &Options) -> String
     }
     if let Some(timeout) = options.timeout {
         command.push_str(&format!(" --timeout {}", timeout.as_secs()));
-    }
-    const MIB: u64 = 1024 * 1024;
-    if let Some(bytes) = options.memory_bytes {
-        if bytes != crate::settings::DEFAULT_MEMORY_MIB * MIB {
-            command.push_str(&format!(" --memory {}", bytes.div_ceil(MIB)));
-        }
     }
     command
 }

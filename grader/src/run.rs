@@ -90,8 +90,8 @@ const MAX_RECORD_LINE: usize = 1 << 20;
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs `exe args... --token-on-stdin` and collects its records. The
-/// worker's descriptor 3 is a pipe of its own for the student's output
-/// (`--student-output-fd 3`: the judge gives it to the adapters as their
+/// worker gets a pipe of its own for the student's output
+/// (`--student-output-fd N`: the judge gives it to the adapters as their
 /// stderr), apart from the worker's own stderr.
 pub fn run_worker(exe: &Path, args: &[String], limits: Limits, cap: OutputCap) -> Outcome {
     let start = Instant::now();
@@ -112,7 +112,9 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits, cap: OutputCap) -
     grader_kit::process::clean_env(&mut command);
     command
         .args(args)
-        .args(["--student-output-fd", "3", "--token-on-stdin"])
+        .arg("--student-output-fd")
+        .arg(student_write.as_raw_fd().to_string())
+        .arg("--token-on-stdin")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -128,15 +130,10 @@ pub fn run_worker(exe: &Path, args: &[String], limits: Limits, cap: OutputCap) -
             // A group of its own, so that a timeout kills its threads and
             // any children too.
             libc::setpgid(0, 0);
-            // The student's output on descriptor 3, and nothing else of
-            // ours past it (a descriptor the caller left open, a pipe of
-            // another worker started at the same time).
-            if student_fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0);
-            } else if libc::dup2(student_fd, 3) != 3 {
-                return Err(std::io::Error::last_os_error());
-            }
-            grader_kit::process::close_descriptors_from(4)?;
+            // The student's output pipe, and nothing else of ours past
+            // the standard three (a descriptor the caller left open, a pipe
+            // of another worker started at the same time).
+            grader_kit::process::close_descriptors_but(3, student_fd)?;
             if let Some(bytes) = memory {
                 let limit = libc::rlimit {
                     rlim_cur: bytes as libc::rlim_t,

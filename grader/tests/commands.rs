@@ -205,8 +205,59 @@ fn watch_regrades_the_saved_exercise_and_names_the_next() {
     let _ = child.wait();
     assert!(ok, "{seen}");
     assert!(seen.contains("in exercises/03-todo/src/lib.rs"), "{seen}");
+    // Every exercise was graded at the start, before any save.
+    let start = &seen[..seen.find("Watching").unwrap()];
+    assert!(start.contains("grading every exercise"), "{seen}");
+    assert!(start.contains("12  todo-in-prerequisite"), "{seen}");
+    // 02's pass re-graded what builds on it and was started (09, blocked
+    // until then), not the untouched 11.
+    assert!(
+        seen.contains("re-grading what builds on it: 09 blocked ────"),
+        "{seen}"
+    );
     // Saving hints or an unknown file grades nothing.
     assert!(!seen.contains("grading 01"), "{seen}");
+}
+
+#[test]
+fn a_case_is_graded_even_when_what_it_builds_on_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let kit = dir.path().join("kit");
+    copy_kit(&kit);
+    // 09 builds on 02, which fails: a full run blocks 09, one case does not.
+    let run = |format: &str| {
+        let _turn = take_turn();
+        touch(&kit.join("exercises"));
+        let output = grader(&kit)
+            .args([
+                "09",
+                "--case",
+                "answer-is-42",
+                "--seed",
+                "3",
+                "--timeout",
+                "20",
+            ])
+            .args(["--format", format, "--kit"])
+            .arg(&kit)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let human = run("human");
+    assert!(human.contains("09  blocked            ✓ passed"), "{human}");
+    assert!(
+        human.contains("note: --case grades this case alone, not what it builds on (02 fails"),
+        "{human}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let exercise = &json["exercises"][0];
+    assert_eq!(exercise["status"], "passed");
+    assert_eq!(
+        exercise["rerun"],
+        "cargo run -p grader -- 09 --case answer-is-42 --seed 3 --timeout 20"
+    );
 }
 
 /// A status-kit copy shaped like the real kit: a solution crate for 01

@@ -319,30 +319,38 @@ fn call_reference(
     let Some(path) = with_state(|s| s.config.reference.clone()) else {
         return Ok(None);
     };
-    with_state(|state| {
-        if state.reference.is_none() {
-            state.reference = Some(Link::spawn(&path, None)?);
-        }
-        match state
-            .reference
-            .as_mut()
-            .expect("spawned")
-            .call(op, params, inputs)
-        {
-            Ok(outputs) => Ok(Some(outputs)),
-            Err(lost) => {
-                state.reference = None;
-                Err(Failure::fixture(format!(
-                    "the reference solution failed on op {op}: {}",
-                    match lost {
-                        Lost::Died => "its process died".to_string(),
-                        Lost::Garbled(why) => why,
-                        Lost::Failed(f) => f.message,
-                    }
-                )))
+    // Taken out of the state for the call: spawning reads the state too,
+    // and a long call must not hold it.
+    let mut link = match with_state(|s| s.reference.take()) {
+        Some(link) => link,
+        None => Link::spawn(&path, None)?,
+    };
+    match link.call(op, params, inputs) {
+        Ok(outputs) => {
+            let spare = with_state(|s| match s.reference {
+                None => {
+                    s.reference = Some(link);
+                    None
+                }
+                Some(_) => Some(link),
+            });
+            if let Some(mut spare) = spare {
+                spare.kill();
             }
+            Ok(Some(outputs))
         }
-    })
+        Err(lost) => {
+            link.kill();
+            Err(Failure::fixture(format!(
+                "the reference solution failed on op {op}: {}",
+                match lost {
+                    Lost::Died => "its process died".to_string(),
+                    Lost::Garbled(why) => why,
+                    Lost::Failed(f) => f.message,
+                }
+            )))
+        }
+    }
 }
 
 enum Lost {

@@ -59,13 +59,36 @@ pub fn clean_env(command: &mut Command) -> &mut Command {
 /// close-on-exec, so that the program starts with 0..first only.
 /// Async-signal-safe (raw syscalls only).
 pub fn close_descriptors_from(first: i32) -> std::io::Result<()> {
+    cloexec_range(first, i32::MAX)
+}
+
+/// [`close_descriptors_from`]`(first)`, but for `keep`, which stays open
+/// across exec (its close-on-exec flag is cleared). Async-signal-safe.
+pub fn close_descriptors_but(first: i32, keep: i32) -> std::io::Result<()> {
+    if keep < first {
+        return close_descriptors_from(first);
+    }
+    cloexec_range(first, keep - 1)?;
+    cloexec_range(keep + 1, i32::MAX)?;
+    // SAFETY: fcntl(2) on a descriptor number.
+    if unsafe { libc::fcntl(keep, libc::F_SETFD, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Marks `first..=last` close-on-exec.
+fn cloexec_range(first: i32, last: i32) -> std::io::Result<()> {
+    if last < first {
+        return Ok(());
+    }
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range(2) takes plain integers.
     let done = unsafe {
         libc::syscall(
             libc::SYS_close_range,
             first as libc::c_uint,
-            libc::c_uint::MAX,
+            last as libc::c_uint,
             CLOSE_RANGE_CLOEXEC,
         )
     };
@@ -83,7 +106,7 @@ pub fn close_descriptors_from(first: i32) -> std::io::Result<()> {
     } else {
         1 << 16
     };
-    for fd in first..max {
+    for fd in first..max.min(last.saturating_add(1)) {
         // SAFETY: fcntl(2) on a descriptor number; a closed one is EBADF.
         unsafe {
             libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
@@ -95,6 +118,11 @@ pub fn close_descriptors_from(first: i32) -> std::io::Result<()> {
 /// Children this process started itself; [`sweep`] kills every other one.
 static KNOWN: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
+/// Set by [`become_subreaper`]: only a process that is one sweeps (a test
+/// binary that calls the launcher's functions in-process has children of
+/// its own that it did not start through [`spawn`]).
+static SUBREAPER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn known() -> MutexGuard<'static, BTreeSet<u32>> {
     KNOWN.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -105,7 +133,9 @@ pub fn become_subreaper() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl(2) with integer arguments.
     unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 {
+            SUBREAPER.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }
 
@@ -126,9 +156,13 @@ pub fn forget(pid: u32) {
 
 /// Kills and reaps every child of this process that [`spawn`] did not
 /// start: what the processes it started left behind, re-parented here.
+/// Only in a process that [`become_subreaper`] made one.
 /// Returns how many it ended. Gives up after a second (a process stuck in
 /// the kernel); what it could not reap is reaped by a later sweep.
 pub fn sweep() -> usize {
+    if !SUBREAPER.load(std::sync::atomic::Ordering::SeqCst) {
+        return 0;
+    }
     let me = std::process::id();
     let deadline = Instant::now() + Duration::from_secs(1);
     let mut ended = BTreeSet::new();

@@ -35,14 +35,23 @@ pub fn render(report: &RunReport) -> String {
             })
         })
         .collect();
-    let bonus = if report.bonus_max > 0.0 {
-        format!(", bonus {} of {}", report.bonus_score, report.bonus_max)
+    let points = if report.max_score == 0.0 && report.bonus_max > 0.0 {
+        // Only bonus exercises were graded.
+        format!(
+            "{} of {} bonus points",
+            report.bonus_score, report.bonus_max
+        )
+    } else if report.bonus_max > 0.0 {
+        format!(
+            "{} of {} points, bonus {} of {}",
+            report.score, report.max_score, report.bonus_score, report.bonus_max
+        )
     } else {
-        String::new()
+        format!("{} of {} points", report.score, report.max_score)
     };
     let mut output = format!(
-        "Graded with seed {} against {} ({} of {} points{bonus}).",
-        report.seed, report.fixtures, report.score, report.max_score
+        "Graded with seed {} against {} ({points}).",
+        report.seed, report.fixtures
     );
     if let Some(isolation) = &report.isolation {
         output.push_str("\n\n");

@@ -1,6 +1,7 @@
 //! `--plot DIR`: each failed attention-weights comparison as a PNG, the
 //! expected rows on the left and yours on the right, shaded from white (0)
-//! to dark blue (the largest weight shown), the worst cell framed in red.
+//! to dark blue (the largest expected weight shown, on both sides; yours
+//! above it are as dark), the worst cell framed in red.
 //! The same window of rows the terminal's heat map shows; the file name
 //! says which exercise and check it is.
 
@@ -38,14 +39,8 @@ fn write_png(path: &Path, rows: &Rows) -> Result<()> {
     let height = rows.expected.len() as u32;
     let width = rows.expected.first().map_or(0, Vec::len) as u32;
     let (w, h) = (2 * width * CELL + GAP, height * CELL);
-    let top = rows
-        .expected
-        .iter()
-        .chain(&rows.got)
-        .flatten()
-        .flatten()
-        .fold(0.0f64, |m, v| m.max(*v))
-        .max(f64::MIN_POSITIVE);
+    // The terminal's scale: the largest expected weight, on both sides.
+    let top = super::weight_scale(rows);
     let mut pixels = vec![255u8; (w * h * 3) as usize];
     let mut paint = |x: u32, y: u32, rgb: [u8; 3]| {
         let at = ((y * w + x) * 3) as usize;

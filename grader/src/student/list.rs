@@ -1,6 +1,7 @@
 //! `list`: grades every exercise and shows each one's status and score,
 //! with a progress bar on a terminal, then names the exercise to do next.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -55,60 +56,9 @@ pub fn run(args: &ListArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The table `list` prints.
+/// The table `list` prints, then the exercise to do next.
 pub fn render(kit: &Kit, report: &RunReport, color: bool) -> String {
-    let paint = |status: Status, text: &str| {
-        if !color {
-            return text.to_string();
-        }
-        let color = match status {
-            Status::Passed => AnsiColor::Green,
-            Status::NotStarted | Status::Blocked => AnsiColor::Yellow,
-            _ => AnsiColor::Red,
-        };
-        let style = Style::new().fg_color(Some(color.into())).bold();
-        format!("{style}{text}{style:#}")
-    };
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "  {:<3} {:<18} {:<18} {:>13}  title",
-        "", "exercise", "status", "score"
-    );
-    for exercise in &report.exercises {
-        let mark = match exercise.status {
-            Status::Passed => "✓",
-            Status::NotStarted => "·",
-            Status::Blocked => "⏸",
-            _ => "✗",
-        };
-        let status = format!("{mark} {}", exercise.status.label());
-        let _ = writeln!(
-            out,
-            "  {:<3} {:<18} {} {:>13}  {}",
-            exercise.id,
-            exercise.name,
-            paint(exercise.status, &format!("{status:<18}")),
-            format!("{:.2} / {}", exercise.score, exercise.points),
-            if exercise.bonus {
-                format!("{} (bonus)", exercise.title)
-            } else {
-                exercise.title.clone()
-            }
-        );
-    }
-    let passed = report
-        .exercises
-        .iter()
-        .filter(|e| e.status == Status::Passed)
-        .count();
-    let _ = writeln!(
-        out,
-        "\n  {passed} of {} exercises passed, {} (seed {}).",
-        report.exercises.len(),
-        crate::report::total(report),
-        report.seed
-    );
+    let mut out = table(kit, report, color);
     let next = report
         .exercises
         .iter()
@@ -131,4 +81,162 @@ pub fn render(kit: &Kit, report: &RunReport, color: bool) -> String {
         }
     }
     out
+}
+
+/// Each exercise's status (as [`shown_statuses`] shows it) and score, and
+/// the total.
+pub fn table(kit: &Kit, report: &RunReport, color: bool) -> String {
+    let paint = |status: Status, text: &str| {
+        if !color {
+            return text.to_string();
+        }
+        let color = match status {
+            Status::Passed => AnsiColor::Green,
+            Status::NotStarted | Status::Blocked => AnsiColor::Yellow,
+            _ => AnsiColor::Red,
+        };
+        let style = Style::new().fg_color(Some(color.into())).bold();
+        format!("{style}{text}{style:#}")
+    };
+    let shown = shown_statuses(kit, report);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  {:<3} {:<18} {:<18} {:>13}  title",
+        "", "exercise", "status", "score"
+    );
+    for exercise in &report.exercises {
+        let status = shown[&exercise.id];
+        let mark = match status {
+            Status::Passed => "✓",
+            Status::NotStarted => "·",
+            Status::Blocked => "⏸",
+            _ => "✗",
+        };
+        let label = format!("{mark} {}", status.label());
+        let _ = writeln!(
+            out,
+            "  {:<3} {:<18} {} {:>13}  {}",
+            exercise.id,
+            exercise.name,
+            paint(status, &format!("{label:<18}")),
+            format!("{:.2} / {}", exercise.score, exercise.points),
+            if exercise.bonus {
+                format!("{} (bonus)", exercise.title)
+            } else {
+                exercise.title.clone()
+            }
+        );
+    }
+    let passed = report
+        .exercises
+        .iter()
+        .filter(|e| e.status == Status::Passed)
+        .count();
+    let _ = writeln!(
+        out,
+        "\n  {passed} of {} exercises passed, {} (seed {}).",
+        report.exercises.len(),
+        crate::report::total(report),
+        report.seed
+    );
+    out
+}
+
+/// The status `list` shows for each exercise: the report's, except that an
+/// untouched exercise ("not started") is shown blocked when something it
+/// builds on cannot be built (it does not compile, or is blocked without
+/// running). Exercises whose crate uses what they build on (02–08 use 01's
+/// crate) cannot be built then, and the grader blocks them; 09's crate
+/// uses none of 01's or 02's code (only its grading builds on them), so it
+/// still builds and its stubs read "not started". Shown blocked, it reads
+/// like the others. No score changes: a not-started exercise scores 0.
+pub fn shown_statuses(kit: &Kit, report: &RunReport) -> BTreeMap<String, Status> {
+    let mut shown: BTreeMap<String, Status> = BTreeMap::new();
+    // Exercises that could not be built, or are shown as such.
+    let mut unbuilt: Vec<&str> = vec![];
+    for exercise in &report.exercises {
+        let cannot_build = |id: &String| unbuilt.contains(&id.as_str());
+        let status = match kit.get(&exercise.id) {
+            Some(e)
+                if exercise.status == Status::NotStarted
+                    && e.builds_on.iter().any(cannot_build) =>
+            {
+                Status::Blocked
+            }
+            _ => exercise.status,
+        };
+        let without_running = exercise.status == Status::Blocked && exercise.checks.is_empty();
+        if exercise.status == Status::CompileError || without_running || status != exercise.status {
+            unbuilt.push(&exercise.id);
+        }
+        shown.insert(exercise.id.clone(), status);
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Info;
+
+    #[test]
+    fn an_untouched_exercise_on_one_that_cannot_build_is_shown_blocked() {
+        let info: Info = serde_yaml::from_str(
+            r#"
+format: 1
+exercises:
+  - {id: "01", name: a, dir: 01-a, title: A, points: 10, timeout_secs: 5}
+  - {id: "02", name: b, dir: 02-b, title: B, points: 10, builds_on: ["01"], timeout_secs: 5}
+  - {id: "03", name: c, dir: 03-c, title: C, points: 10, builds_on: ["01", "02"], timeout_secs: 5, bonus: true}
+  - {id: "04", name: d, dir: 04-d, title: D, points: 10, timeout_secs: 5}
+  - {id: "05", name: e, dir: 05-e, title: E, points: 10, builds_on: ["04"], timeout_secs: 5}
+"#,
+        )
+        .unwrap();
+        let kit = Kit {
+            root: std::path::PathBuf::from("/k"),
+            info,
+        };
+        let exercise = |id: &str, status: &str, checks: usize| {
+            let check = serde_json::json!({"group": "g", "check": "c", "status": "not_started"});
+            serde_json::json!({
+                "id": id, "name": id, "title": id, "status": status, "summary": "",
+                "score": 0.0, "points": 10.0, "groups": [],
+                "checks": vec![check; checks], "rerun": "", "duration_ms": 0,
+            })
+        };
+        // 01 does not compile: 02 (which uses its crate) is blocked without
+        // running; 03 (which does not) runs and reads "not started". 04
+        // fails: 05's untouched stubs stay "not started", as the grader says.
+        let report: RunReport = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "seed": 1, "target": "exercises", "fixtures": "fixtures",
+            "score": 0.0, "max_score": 40.0,
+            "exercises": [
+                exercise("01", "compile_error", 0),
+                exercise("02", "blocked", 0),
+                exercise("03", "not_started", 2),
+                exercise("04", "failed", 1),
+                exercise("05", "not_started", 1),
+            ],
+        }))
+        .unwrap();
+        let shown = shown_statuses(&kit, &report);
+        let statuses: Vec<Status> = shown.values().copied().collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::CompileError,
+                Status::Blocked,
+                Status::Blocked,
+                Status::Failed,
+                Status::NotStarted
+            ]
+        );
+        let table = table(&kit, &report, false);
+        assert!(
+            table.contains("03  03                 ⏸ blocked"),
+            "{table}"
+        );
+    }
 }

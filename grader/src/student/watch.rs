@@ -1,11 +1,13 @@
-//! `watch`: re-grades the exercise whose file was saved.
+//! `watch`: grades every exercise at the start, then re-grades the
+//! exercise whose file was saved and, when it passes, what builds on it;
+//! "Next" is the first exercise not passing.
 //!
 //! The testable core is [`exercise_for_path`] (which exercise a changed path
 //! belongs to) and [`serve`] (the loop: debounce a burst of events into one
 //! run, and run again when a save arrived during a run, so no save is ever
 //! missed). The file watcher and the printing around them are thin.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -16,14 +18,21 @@ use clap::Args;
 use notify::{EventKind, RecursiveMode, Watcher};
 
 use crate::catalog::{Exercise, Kit};
-use crate::grade::{self, Status};
-use crate::report::{self, Format};
-use crate::settings::{check_names, exercise_file, next_after, RunArgs};
+use crate::compile;
+use crate::grade::{self, ExerciseReport, RunReport, Status};
+use crate::report::human;
+use crate::settings::{check_names, exercise_file, RunArgs};
+use crate::student::list;
 
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
-    /// Grade this exercise once at the start ("01", "attention", ...).
+    /// The exercise to show in detail at the start ("01", "attention",
+    /// ...); the first not passing when none is given. Every exercise is
+    /// graded at the start.
     pub exercise: Option<String>,
+    /// List every check that did not pass, not only the first.
+    #[arg(long, short)]
+    pub verbose: bool,
     /// Quiet time after a save before grading, in milliseconds: a burst of
     /// events (an editor's write, rename and chmod) becomes one run.
     #[arg(long, value_name = "MS", default_value_t = 100)]
@@ -145,6 +154,13 @@ pub fn run(args: &WatchArgs) -> Result<i32> {
     let root = std::fs::canonicalize(&kit.root)
         .with_context(|| format!("cannot open {}", kit.root.display()))?;
     let exercises_dir = root.join("exercises");
+    let focus = match &args.exercise {
+        Some(selector) => kit
+            .select(std::slice::from_ref(selector))?
+            .into_iter()
+            .next(),
+        None => None,
+    };
     let (sender, receiver) = mpsc::channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
@@ -163,14 +179,14 @@ pub fn run(args: &WatchArgs) -> Result<i32> {
         .watch(&exercises_dir, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch {}", exercises_dir.display()))?;
 
-    let color = std::io::stdout().is_terminal();
-    let mut grade_now = |exercises: &[Exercise], since: Instant| {
-        grade_and_tell(&kit, args, exercises, since, color);
+    let mut session = Session {
+        kit: &kit,
+        args,
+        color: std::io::stdout().is_terminal(),
+        known: BTreeMap::new(),
     };
-    if let Some(selector) = &args.exercise {
-        let selected = kit.select(std::slice::from_ref(selector))?;
-        grade_now(&selected, Instant::now());
-    }
+    // Saves made while this first run grades wait in the channel.
+    session.start(focus.as_ref());
     println!(
         "Watching {}: save an exercise's file to grade it. Ctrl-C stops.",
         exercises_dir.display()
@@ -180,58 +196,176 @@ pub fn run(args: &WatchArgs) -> Result<i32> {
         &root,
         &receiver,
         Duration::from_millis(args.debounce),
-        &mut grade_now,
+        &mut |exercises, since| session.saved(exercises, since),
     );
     Ok(0)
 }
 
-/// One run: grade, print the report, and after a pass name the next exercise.
-fn grade_and_tell(
-    kit: &Kit,
-    args: &WatchArgs,
-    exercises: &[Exercise],
-    since: Instant,
+/// A watch session: what it grades with, and the last status of every
+/// exercise graded so far (prerequisites included), for "Next".
+struct Session<'a> {
+    kit: &'a Kit,
+    args: &'a WatchArgs,
     color: bool,
-) {
-    let names: Vec<String> = exercises
-        .iter()
-        .map(|e| format!("{} {}", e.id, e.name))
-        .collect();
-    println!("\n──── grading {} ────", names.join(", "));
-    if let Err(error) = args.run.verify(kit, exercises) {
-        println!("error: {error}");
-        return;
+    known: BTreeMap<String, Status>,
+}
+
+impl Session<'_> {
+    /// Grades `exercises` (and, silently, what they build on), remembering
+    /// every status.
+    fn grade(&mut self, exercises: &[Exercise]) -> Result<RunReport> {
+        let kit = self.kit;
+        self.args.run.verify(kit, exercises)?;
+        let options = self.args.run.options(kit, self.args.run.seed_or_fresh());
+        let all = kit.with_prerequisites(exercises);
+        // Only these workers: an edit in 01 must not relink the workers of
+        // every exercise built on it before 01's verdict arrives.
+        let built = compile::build_workers(kit, &all, options.target, options.echo_build)?;
+        let known = &mut self.known;
+        Ok(grade::grade_built(
+            kit,
+            exercises,
+            &built,
+            &options,
+            &mut |graded| {
+                known.insert(graded.id.clone(), graded.status);
+            },
+        ))
     }
-    let options = args.run.options(kit, args.run.seed_or_fresh());
-    match grade::grade(kit, exercises, &options) {
-        Ok(report) => {
-            print!("{}", report::render(&report, Format::Human, color));
-            for exercise in &report.exercises {
-                if exercise.status != Status::Passed {
-                    continue;
-                }
-                match next_after(kit, &exercise.id) {
-                    Some(next) => println!(
-                        "\n{} {} passes. Next: {} {}, in {} (`cargo run -p grader -- hint {}` for a hint).",
-                        exercise.id,
-                        exercise.name,
-                        next.id,
-                        next.name,
-                        exercise_file(next),
-                        next.id
-                    ),
-                    None => println!(
-                        "\n{} {} passes: that was the last exercise. `cargo run -p grader -- list` shows them all.",
-                        exercise.id, exercise.name
-                    ),
-                }
+
+    /// The first run, before any save: every exercise, as `list` shows
+    /// them, then the one named on the command line (or the first not
+    /// passing) in detail.
+    fn start(&mut self, focus: Option<&Exercise>) {
+        let kit = self.kit;
+        println!("──── grading every exercise, to see where you are ────");
+        let all = kit.exercises().to_vec();
+        let report = match self.grade(&all) {
+            Ok(report) => report,
+            Err(error) => {
+                println!("error: {error:#}");
+                return;
             }
-            println!(
-                "verdict {:.1} s after the save; watching...",
-                since.elapsed().as_secs_f64()
+        };
+        print!("{}", list::table(kit, &report, self.color));
+        let focus = focus
+            .map(|e| e.id.clone())
+            .or_else(|| self.next().map(|e| e.id.clone()));
+        let shown = focus.and_then(|id| report.exercises.iter().find(|e| e.id == id));
+        if let Some(exercise) = shown.filter(|e| e.status != Status::Passed) {
+            println!();
+            print!(
+                "{}",
+                human::section(exercise, self.color, self.args.verbose)
             );
         }
-        Err(error) => println!("error: {error:#}"),
+        self.tell_next(None);
+    }
+
+    /// A save: grade what was saved, then what builds on it.
+    fn saved(&mut self, exercises: &[Exercise], since: Instant) {
+        let kit = self.kit;
+        let names: Vec<String> = exercises
+            .iter()
+            .map(|e| format!("{} {}", e.id, e.name))
+            .collect();
+        println!("\n──── grading {} ────", names.join(", "));
+        let report = match self.grade(exercises) {
+            Ok(report) => report,
+            Err(error) => {
+                println!("error: {error:#}");
+                return;
+            }
+        };
+        print!(
+            "{}",
+            human::render_with(&report, self.color, self.args.verbose)
+        );
+        println!(
+            "verdict {:.1} s after the save",
+            since.elapsed().as_secs_f64()
+        );
+        // What builds on a saved exercise that passes may pass or fail
+        // differently now; re-grade it, unless it is untouched ("not
+        // started" stays so until its own file changes).
+        let passing: Vec<&str> = report
+            .exercises
+            .iter()
+            .filter(|e| e.status == Status::Passed)
+            .map(|e| e.id.as_str())
+            .collect();
+        let dependents: Vec<Exercise> = kit
+            .exercises()
+            .iter()
+            .filter(|e| !exercises.iter().any(|s| s.id == e.id))
+            .filter(|e| {
+                kit.with_prerequisites(std::slice::from_ref(*e))
+                    .iter()
+                    .any(|p| p.id != e.id && passing.contains(&p.id.as_str()))
+            })
+            .filter(|e| self.known.get(&e.id) != Some(&Status::NotStarted))
+            .cloned()
+            .collect();
+        if !dependents.is_empty() {
+            let names: Vec<String> = dependents
+                .iter()
+                .map(|e| format!("{} {}", e.id, e.name))
+                .collect();
+            println!(
+                "\n──── re-grading what builds on it: {} ────",
+                names.join(", ")
+            );
+            match self.grade(&dependents) {
+                Ok(again) => {
+                    print!("{}", human::table(&again.exercises, self.color));
+                    for exercise in again
+                        .exercises
+                        .iter()
+                        .filter(|e| !matches!(e.status, Status::Passed | Status::NotStarted))
+                    {
+                        println!();
+                        print!(
+                            "{}",
+                            human::section(exercise, self.color, self.args.verbose)
+                        );
+                    }
+                }
+                Err(error) => println!("error: {error:#}"),
+            }
+        }
+        if !passing.is_empty() && passing.len() == report.exercises.len() {
+            let last = report.exercises.last().expect("some exercise passed");
+            self.tell_next(Some(last));
+        }
+        println!("watching...");
+    }
+
+    /// The first exercise, in the kit's order, not known to pass.
+    fn next(&self) -> Option<&Exercise> {
+        self.kit
+            .exercises()
+            .iter()
+            .find(|e| self.known.get(&e.id) != Some(&Status::Passed))
+    }
+
+    /// "Next: ..." after `passed` passes (or at the start).
+    fn tell_next(&self, passed: Option<&ExerciseReport>) {
+        let opening = match passed {
+            Some(e) => format!("\n{} {} passes. ", e.id, e.name),
+            None => "\n".to_string(),
+        };
+        match self.next() {
+            Some(next) => println!(
+                "{opening}Next: {} {}, in {} (`cargo run -p grader -- hint {}` for a hint).",
+                next.id,
+                next.name,
+                exercise_file(next),
+                next.id
+            ),
+            None => println!(
+                "{opening}Every exercise passes. `cargo run -p grader -- list` shows them all."
+            ),
+        }
     }
 }
 
