@@ -1,16 +1,16 @@
 //! The command line. `main` is one call to [`main`].
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::catalog::Kit;
 use crate::compile::{self, Target};
-use crate::grade::{self, Options};
+use crate::grade;
 use crate::report::{self, Format};
+use crate::settings::RunArgs;
 
 /// Grades the attention exercises against golden fixtures exported from PyTorch.
 #[derive(Debug, Parser)]
@@ -44,24 +44,16 @@ pub struct GradeArgs {
     /// Grade the reference solutions instead of exercises/ (must score 100%).
     #[arg(long)]
     pub solutions: bool,
-    /// Seed of the property checks' random inputs; printed on every run. Varies when not given.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Fixture root to grade against, such as a hidden set.
-    #[arg(long, default_value = "fixtures")]
-    pub fixtures: PathBuf,
+    /// Seed, fixtures, limits and the kit: the options every subcommand
+    /// that grades shares.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Report format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
     /// Write the report to FILE (the human summary still goes to stdout).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Time limit per exercise in seconds, instead of each exercise's own.
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
-    /// Address-space limit per exercise, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 4096)]
-    pub memory: u64,
     /// Run only this check (a case id or a property name) of one exercise.
     #[arg(long = "case", value_name = "ID")]
     pub case: Option<String>,
@@ -69,9 +61,6 @@ pub struct GradeArgs {
     /// (expected beside yours).
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
-    /// The kit's root (the folder with exercises/info.yaml); found from the current directory by default.
-    #[arg(long, value_name = "DIR")]
-    pub kit: Option<PathBuf>,
     /// List every check that did not pass, with its message, not only the
     /// first (human report).
     #[arg(long, short)]
@@ -87,7 +76,7 @@ pub fn main() -> i32 {
         Some(Command::Hint(args)) => crate::student::hint::run(&args),
         Some(Command::Watch(args)) => crate::student::watch::run(&args),
         Some(Command::Release(args)) => crate::instructor::release::run(&args),
-        Some(Command::Grade(args)) => crate::instructor::submission::run(&args),
+        Some(Command::Grade(args)) => crate::instructor::grade(&args),
     };
     match result {
         Ok(code) => code,
@@ -98,27 +87,8 @@ pub fn main() -> i32 {
     }
 }
 
-/// A seed that differs from run to run.
-fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64 ^ d.as_secs())
-        .unwrap_or(0);
-    nanos % 1_000_000
-}
-
-/// A relative fixture path is taken from the current directory when it
-/// exists there, else from the kit's root.
-fn resolve_fixtures(kit: &Kit, given: &Path) -> PathBuf {
-    if given.is_absolute() || given.exists() {
-        given.to_path_buf()
-    } else {
-        kit.root.join(given)
-    }
-}
-
 pub fn run_grade(args: &GradeArgs) -> Result<i32> {
-    let kit = Kit::locate(args.kit.as_deref())?;
+    let kit = args.run.locate()?;
     let selected = kit.select(&args.exercises)?;
     if args.case.is_some() && selected.len() != 1 {
         bail!("--case needs exactly one exercise, e.g. `cargo run -p grader -- 01 --case <id>`");
@@ -126,28 +96,16 @@ pub fn run_grade(args: &GradeArgs) -> Result<i32> {
     if args.solutions && !kit.has_solutions() {
         bail!("this kit has no solutions/ folder (a released student kit ships none)");
     }
-    let fixtures_dir = resolve_fixtures(&kit, &args.fixtures);
-    if let Err(error) = grade::verify_fixtures(&fixtures_dir, &kit.with_prerequisites(&selected)) {
+    if let Err(error) = args.run.verify(&kit, &selected) {
         let _ = writeln!(std::io::stderr(), "error: {error}");
         return Ok(2);
     }
-    let options = Options {
-        target: if args.solutions {
-            Target::Solutions
-        } else {
-            Target::Exercises
-        },
-        seed: args.seed.unwrap_or_else(fresh_seed),
-        fixtures: args.fixtures.clone(),
-        fixtures_dir,
-        timeout: args.timeout.map(Duration::from_secs),
-        memory_bytes: Some(args.memory * 1024 * 1024),
-        only: args.case.clone(),
-        echo_build: args.format == Format::Human || args.output.is_some(),
-        references: Default::default(),
-        sandbox_uid: None,
-        parallel: grade::default_parallel(),
-    };
+    let mut options = args.run.options(&kit, args.run.seed_or_fresh());
+    if args.solutions {
+        options.target = Target::Solutions;
+    }
+    options.only = args.case.clone();
+    options.echo_build = args.format == Format::Human || args.output.is_some();
     // As `grade::grade`, with a word on stderr when the build runs long
     // (the first one compiles candle); a fresh build says nothing.
     let built = {
@@ -220,5 +178,30 @@ impl Drop for Notice {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reserved_names_are_the_subcommands() {
+        use clap::CommandFactory;
+        let mut names: Vec<String> = Cli::command()
+            .get_subcommands()
+            .flat_map(|c| {
+                std::iter::once(c.get_name().to_string())
+                    .chain(c.get_all_aliases().map(str::to_string))
+            })
+            .collect();
+        names.push("help".to_string());
+        names.sort();
+        let mut reserved: Vec<String> = crate::settings::reserved_names();
+        reserved.sort();
+        assert_eq!(
+            names, reserved,
+            "keep settings::SUBCOMMANDS in step with cli::Command"
+        );
     }
 }

@@ -37,11 +37,13 @@ impl RunArgs {
         Kit::locate(self.kit.as_deref())
     }
 
-    /// The fixture root: a relative path is taken from the kit's root when
-    /// it exists there, else from the current directory.
+    /// The fixture root, the one resolution every subcommand uses: a
+    /// relative path is taken from the current directory when it exists
+    /// there (what a command line names), else from the kit's root (the
+    /// default `fixtures`, from anywhere in the kit).
     pub fn fixtures_dir(&self, kit: &Kit) -> PathBuf {
         let given = &self.fixtures;
-        let path = if given.is_absolute() || !kit.root.join(given).exists() {
+        let path = if given.is_absolute() || given.exists() {
             given.to_path_buf()
         } else {
             kit.root.join(given)
@@ -98,19 +100,18 @@ pub fn next_after<'a>(kit: &'a Kit, id: &str) -> Option<&'a Exercise> {
     exercises.get(index + 1)
 }
 
+/// The grader's subcommands (cli::Command; a test keeps the two in step).
+pub const SUBCOMMANDS: &[&str] = &["list", "hint", "watch", "release", "grade"];
+
 /// The subcommands' names (and "help"): no exercise may be called so, since
 /// `cargo run -p grader -- <name>` would run the subcommand instead of
 /// grading the exercise.
 pub fn reserved_names() -> Vec<String> {
-    use clap::CommandFactory;
-    let mut names: Vec<String> = crate::cli::Cli::command()
-        .get_subcommands()
-        .flat_map(|c| {
-            std::iter::once(c.get_name().to_string()).chain(c.get_all_aliases().map(str::to_string))
-        })
-        .collect();
-    names.push("help".to_string());
-    names
+    SUBCOMMANDS
+        .iter()
+        .chain(&["help"])
+        .map(|name| name.to_string())
+        .collect()
 }
 
 /// Fails when an exercise's id, name or folder is a subcommand's name.

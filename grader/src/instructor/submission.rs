@@ -611,13 +611,9 @@ pub fn dirs(kit: &Kit, args: &GradeSubmissionArgs) -> (PathBuf, PathBuf) {
     (work, cargo_target)
 }
 
-pub fn run(args: &GradeSubmissionArgs) -> Result<i32> {
-    let kit = args.run.locate()?;
+/// One student's checkout (`--submission`).
+pub fn run(kit: Kit, args: &GradeSubmissionArgs, submission: &Path) -> Result<i32> {
     let (work, cargo_target) = dirs(&kit, args);
-    if let Some(folder) = &args.submissions {
-        return super::batch::run(kit, &work, &cargo_target, folder, args);
-    }
-    let submission = args.submission.as_ref().expect("clap requires one");
     let session = Session::new(kit, &work, &cargo_target, args)?;
     eprintln!("Grading {}{}...", submission.display(), session.wait_note());
     let graded = session.grade("submission", submission, true)?;
