@@ -19,8 +19,13 @@ fn root() -> PathBuf {
 
 /// The file with every fn body replaced by `{ .. }`, so that an exercise
 /// and its solution compare equal when they differ only inside bodies.
+/// `#[path]` lines are left out: a solution names the exercise's given
+/// file from its own folder.
 fn without_bodies(source: &str) -> String {
-    let lines: Vec<&str> = source.lines().collect();
+    let lines: Vec<&str> = source
+        .lines()
+        .filter(|l| !l.starts_with("#[path = "))
+        .collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -127,16 +132,62 @@ fn exercises_differ_from_solutions_only_inside_function_bodies() {
 }
 
 #[test]
-fn the_grader_copy_of_the_given_baselines_matches_the_exercise() {
-    // Exercise 08's worker measures the baselines with its own copy, so a
-    // student who edits theirs cannot lower the bar.
-    let grader =
-        std::fs::read_to_string(root().join("grader/checks/08-bert/src/baselines.rs")).unwrap();
-    let given = std::fs::read_to_string(root().join("exercises/08-bert/src/baselines.rs")).unwrap();
-    assert_eq!(
-        grader, given,
-        "copy exercises/08-bert/src/baselines.rs to grader/checks/08-bert/src/"
-    );
+fn given_code_exists_once() {
+    // Code an exercise gives is written once: the solution (and, for 08's
+    // baselines, the judge) compile the exercise's file through `#[path]`.
+    // 01's matmul and 08's baselines live outside `src/`, where a
+    // submission's copy is never taken, since the judge or every later
+    // exercise relies on them.
+    for (given, users) in [
+        (
+            "exercises/01-attention/given/matmul.rs",
+            &[
+                "exercises/01-attention/src/lib.rs",
+                "solutions/01-attention/src/lib.rs",
+            ][..],
+        ),
+        (
+            "exercises/08-bert/given/baselines.rs",
+            &[
+                "exercises/08-bert/src/lib.rs",
+                "solutions/08-bert/src/lib.rs",
+                "grader/checks/08-bert/src/main.rs",
+            ][..],
+        ),
+        (
+            "exercises/09-flash-attention/src/kernels.rs",
+            &["solutions/09-flash-attention/src/lib.rs"][..],
+        ),
+    ] {
+        assert!(root().join(given).is_file(), "{given} is missing");
+        let name = Path::new(given).file_name().unwrap().to_str().unwrap();
+        for user in users {
+            let text = std::fs::read_to_string(root().join(user)).unwrap();
+            let path_line = text
+                .lines()
+                .find(|l| l.starts_with("#[path = ") && l.contains(name))
+                .unwrap_or_else(|| panic!("{user} should compile {given} through #[path]"));
+            let relative = path_line
+                .trim_start_matches("#[path = \"")
+                .trim_end_matches("\"]");
+            let resolved = root().join(user).parent().unwrap().join(relative);
+            assert_eq!(
+                std::fs::canonicalize(&resolved).ok(),
+                std::fs::canonicalize(root().join(given)).ok(),
+                "{user}: {path_line} should name {given}"
+            );
+        }
+    }
+    for copy in [
+        "solutions/08-bert/src/baselines.rs",
+        "grader/checks/08-bert/src/baselines.rs",
+        "solutions/09-flash-attention/src/kernels.rs",
+    ] {
+        assert!(
+            !root().join(copy).exists(),
+            "{copy} is a second copy of given code"
+        );
+    }
 }
 
 #[test]

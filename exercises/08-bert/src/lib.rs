@@ -160,6 +160,7 @@ use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
+#[path = "../given/baselines.rs"]
 pub mod baselines;
 
 // ---------------------------------------------------------------------------
