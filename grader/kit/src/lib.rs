@@ -27,6 +27,8 @@ pub mod fixtures;
 #[cfg(feature = "tensors")]
 pub mod inputs;
 #[cfg(feature = "tensors")]
+pub mod ops;
+#[cfg(feature = "tensors")]
 pub mod properties;
 #[cfg(feature = "tensors")]
 pub mod random;

@@ -1,0 +1,367 @@
+//! Each op of an exercise declared once, for both sides of the wire.
+//!
+//! An exercise's ops live in `grader/adapters/NN-name/src/ops.rs`, one line
+//! each:
+//!
+//! ```text
+//! grader_kit::ops! {
+//!     fn softmax(x: Tensor) -> (out: Tensor);
+//!     fn scaled_dot_product_attention = "sdpa" (q: Tensor, k: Tensor, v: Tensor, scale: Option<f64>) -> (out: Tensor);
+//! }
+//! ```
+//!
+//! (`= "sdpa"` names the op on the wire and in the fixtures when it differs
+//! from the function.) From that one declaration come:
+//!
+//! - `call::softmax(&x) -> Result<Tensor, Failure>`: the judge's typed call
+//!   of the student's code, through the adapter ([`crate::client::call`]);
+//!   `start::…` starts one in a process of its own ([`crate::client::start`]);
+//! - `trait Student` with one method per op, which the adapter implements by
+//!   calling the student's function, and `serve(student)`, the adapter's
+//!   whole `main`: it reads each argument, calls the method, sends the
+//!   outputs back;
+//! - `OPS`, every op's wire name, for `Fixtures::unknown_ops`.
+//!
+//! The judge compiles the adapter's `ops.rs` through `#[path]`, so the two
+//! sides cannot disagree. An argument of type `Tensor` (or `Option<Tensor>`,
+//! or [`Weights`]) travels as input tensors, anything else as a parameter;
+//! see [`Arg`] and [`Output`].
+
+use std::collections::HashMap;
+
+/// What declarations and adapters name their tensors with.
+pub use candle_core::Tensor;
+use serde_json::{Map, Value};
+
+use crate::adapter::Call;
+use crate::client::Outputs;
+use crate::harness::Failure;
+use crate::inputs::Inputs;
+
+/// The arguments of one call, as the judge assembles them.
+#[derive(Default)]
+pub struct Request {
+    params: Map<String, Value>,
+    inputs: Vec<(String, Tensor)>,
+}
+
+impl Request {
+    fn refs(&self) -> Vec<(&str, &Tensor)> {
+        self.inputs.iter().map(|(n, t)| (n.as_str(), t)).collect()
+    }
+
+    /// Calls `op` of the student's code (see [`crate::client::call`]).
+    pub fn send(self, op: &str) -> Result<Outputs, Failure> {
+        crate::client::call(op, Value::Object(self.params.clone()), &self.refs())
+    }
+
+    /// Starts `op` in an adapter process of its own (see [`crate::client::start`]).
+    pub fn start(self, op: &str) -> crate::client::Started {
+        crate::client::start(op, Value::Object(self.params.clone()), &self.refs())
+    }
+}
+
+/// An op's argument: how the judge puts it in a request, and how the
+/// adapter takes it out of a call.
+pub trait Arg: Sized {
+    /// What the judge's typed call takes (`&Tensor` for a tensor).
+    type Ref<'a>;
+    fn put(value: Self::Ref<'_>, name: &str, request: &mut Request);
+    fn take(call: &Call, name: &str) -> Result<Self, Failure>;
+}
+
+impl Arg for Tensor {
+    type Ref<'a> = &'a Tensor;
+    fn put(value: &Tensor, name: &str, request: &mut Request) {
+        request.inputs.push((name.to_string(), value.clone()));
+    }
+    fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+        call.input(name)
+    }
+}
+
+impl Arg for Option<Tensor> {
+    type Ref<'a> = Option<&'a Tensor>;
+    fn put(value: Option<&Tensor>, name: &str, request: &mut Request) {
+        if let Some(value) = value {
+            Tensor::put(value, name, request);
+        }
+    }
+    fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+        call.optional_input(name)
+    }
+}
+
+/// A module's parameters by their PyTorch names (`out_proj.weight`, …),
+/// sent as the inputs `<name>__<key>` (see [`Inputs::parameters`]).
+#[derive(Debug, Clone, Default)]
+pub struct Weights(pub HashMap<String, Tensor>);
+
+impl Weights {
+    /// A candle `VarBuilder` over them, for a layer's `new(vb)`.
+    pub fn var_builder(&self) -> candle_nn::VarBuilder<'static> {
+        candle_nn::VarBuilder::from_tensors(
+            self.0.clone(),
+            candle_core::DType::F32,
+            &candle_core::Device::Cpu,
+        )
+    }
+}
+
+impl Arg for Weights {
+    type Ref<'a> = &'a HashMap<String, Tensor>;
+    fn put(value: &HashMap<String, Tensor>, name: &str, request: &mut Request) {
+        request.inputs.extend(crate::inputs::as_inputs(name, value));
+    }
+    fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+        call.parameters(name).map(Weights)
+    }
+}
+
+fn missing(call: &Call, name: &str) -> Failure {
+    Failure::fixture(format!("op {} needs the parameter {name:?}", call.op))
+}
+
+/// Parameters passed by value: the judge sends them as JSON.
+macro_rules! by_value {
+    ($($ty:ty),*) => {$(
+        impl Arg for $ty {
+            type Ref<'a> = $ty;
+            fn put(value: $ty, name: &str, request: &mut Request) {
+                request.params.insert(name.to_string(), serde_json::json!(value));
+            }
+            fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+                call.params.value::<$ty>(name)?.ok_or_else(|| missing(call, name))
+            }
+        }
+        impl Arg for Option<$ty> {
+            type Ref<'a> = Option<$ty>;
+            fn put(value: Option<$ty>, name: &str, request: &mut Request) {
+                request.params.insert(name.to_string(), serde_json::json!(value));
+            }
+            fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+                call.params.value::<$ty>(name)
+            }
+        }
+    )*};
+}
+by_value!(f64, f32, usize, u32, u64, i64);
+
+/// A flag: absent means false, as fixture cases leave it out.
+impl Arg for bool {
+    type Ref<'a> = bool;
+    fn put(value: bool, name: &str, request: &mut Request) {
+        request.params.insert(name.to_string(), Value::Bool(value));
+    }
+    fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+        call.params.bool(name)
+    }
+}
+
+/// Parameters passed by reference (a string, a list): sent as JSON.
+macro_rules! by_ref {
+    ($($ty:ty => $r:ty),*) => {$(
+        impl Arg for $ty {
+            type Ref<'a> = &'a $r;
+            fn put(value: &$r, name: &str, request: &mut Request) {
+                request.params.insert(name.to_string(), serde_json::json!(value));
+            }
+            fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+                call.params.value::<$ty>(name)?.ok_or_else(|| missing(call, name))
+            }
+        }
+        impl Arg for Option<$ty> {
+            type Ref<'a> = Option<&'a $r>;
+            fn put(value: Option<&$r>, name: &str, request: &mut Request) {
+                request.params.insert(name.to_string(), serde_json::json!(value));
+            }
+            fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+                call.params.value::<$ty>(name)
+            }
+        }
+    )*};
+}
+by_ref!(
+    String => str,
+    Vec<usize> => [usize],
+    Vec<u32> => [u32],
+    Vec<f64> => [f64],
+    Vec<String> => [String],
+    Vec<Vec<u32>> => [Vec<u32>],
+    Value => Value
+);
+
+/// An op's output: how the adapter sends it, how the judge reads it.
+pub trait Output: Sized {
+    fn give(self, name: &str, outputs: &mut Vec<(String, Tensor)>) -> Result<(), Failure>;
+    fn get(outputs: &Outputs, name: &str) -> Result<Self, Failure>;
+}
+
+impl Output for Tensor {
+    fn give(self, name: &str, outputs: &mut Vec<(String, Tensor)>) -> Result<(), Failure> {
+        outputs.push((name.to_string(), self));
+        Ok(())
+    }
+    fn get(outputs: &Outputs, name: &str) -> Result<Self, Failure> {
+        outputs.get(name)
+    }
+}
+
+/// An output the student's code may leave out (PyTorch's `None`).
+impl Output for Option<Tensor> {
+    fn give(self, name: &str, outputs: &mut Vec<(String, Tensor)>) -> Result<(), Failure> {
+        if let Some(t) = self {
+            outputs.push((name.to_string(), t));
+        }
+        Ok(())
+    }
+    fn get(outputs: &Outputs, name: &str) -> Result<Self, Failure> {
+        Ok(outputs.0.get(name).cloned())
+    }
+}
+
+/// A list of tensors (one per layer, say): the outputs `<name>.0`, `<name>.1`, ….
+impl Output for Vec<Tensor> {
+    fn give(self, name: &str, outputs: &mut Vec<(String, Tensor)>) -> Result<(), Failure> {
+        for (i, t) in self.into_iter().enumerate() {
+            outputs.push((format!("{name}.{i}"), t));
+        }
+        Ok(())
+    }
+    fn get(outputs: &Outputs, name: &str) -> Result<Self, Failure> {
+        Ok((0..)
+            .map_while(|i| outputs.0.get(&format!("{name}.{i}")).cloned())
+            .collect())
+    }
+}
+
+/// A number (a loss, an accuracy): a 0-d f64 tensor on the wire.
+impl Output for f64 {
+    fn give(self, name: &str, outputs: &mut Vec<(String, Tensor)>) -> Result<(), Failure> {
+        let t = Tensor::new(self, &candle_core::Device::Cpu)?;
+        outputs.push((name.to_string(), t));
+        Ok(())
+    }
+    fn get(outputs: &Outputs, name: &str) -> Result<Self, Failure> {
+        let t = outputs.get(name)?;
+        let value = t
+            .flatten_all()
+            .and_then(|t| t.to_dtype(candle_core::DType::F64))
+            .and_then(|t| t.to_vec1::<f64>())
+            .map_err(|e| Failure::new(format!("output `{name}` is not a number: {e}")))?;
+        match value.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(Failure::new(format!(
+                "output `{name}` should be one number, got {} values",
+                value.len()
+            ))),
+        }
+    }
+}
+
+/// A call started with `start::…`: [`Pending::finish`] waits for its typed
+/// outputs; dropping it unfinished ends its process.
+pub struct Pending<T> {
+    started: crate::client::Started,
+    read: fn(&Outputs) -> Result<T, Failure>,
+}
+
+impl<T> Pending<T> {
+    pub fn new(started: crate::client::Started, read: fn(&Outputs) -> Result<T, Failure>) -> Self {
+        Pending { started, read }
+    }
+
+    pub fn finish(self) -> Result<T, Failure> {
+        (self.read)(&self.started.finish()?)
+    }
+}
+
+/// Declares an exercise's ops once: see the [module documentation](self).
+#[macro_export]
+macro_rules! ops {
+    ($(
+        $(#[$meta:meta])*
+        fn $name:ident $(= $wire:literal)? ( $($arg:ident : $ty:ty),* $(,)? )
+            -> ( $($out:ident : $oty:ty),+ $(,)? );
+    )*) => {
+        /// The judge's side: each op as a typed call of the student's code,
+        /// through the adapter.
+        #[allow(dead_code, unused_parens, clippy::too_many_arguments, clippy::type_complexity)]
+        pub mod call {
+            use super::*;
+            $(
+                $(#[$meta])*
+                pub fn $name(
+                    $($arg: <$ty as $crate::ops::Arg>::Ref<'_>),*
+                ) -> ::std::result::Result<( $($oty),+ ), $crate::Failure> {
+                    #[allow(unused_mut)]
+                    let mut request = $crate::ops::Request::default();
+                    $( <$ty as $crate::ops::Arg>::put($arg, stringify!($arg), &mut request); )*
+                    let outputs = request.send($crate::__op_name!($name $(, $wire)?))?;
+                    Ok(( $( <$oty as $crate::ops::Output>::get(&outputs, stringify!($out))? ),+ ))
+                }
+            )*
+        }
+
+        /// The judge's side, for a long call (a training): each op started
+        /// in an adapter process of its own, finished later.
+        #[allow(dead_code, unused_parens, clippy::too_many_arguments, clippy::type_complexity)]
+        pub mod start {
+            use super::*;
+            $(
+                pub fn $name(
+                    $($arg: <$ty as $crate::ops::Arg>::Ref<'_>),*
+                ) -> $crate::ops::Pending<( $($oty),+ )> {
+                    #[allow(unused_mut)]
+                    let mut request = $crate::ops::Request::default();
+                    $( <$ty as $crate::ops::Arg>::put($arg, stringify!($arg), &mut request); )*
+                    $crate::ops::Pending::new(
+                        request.start($crate::__op_name!($name $(, $wire)?)),
+                        |outputs| Ok(( $( <$oty as $crate::ops::Output>::get(outputs, stringify!($out))? ),+ )),
+                    )
+                }
+            )*
+        }
+
+        /// The adapter's side: what each op calls in the student's code.
+        #[allow(dead_code, unused_parens, clippy::too_many_arguments, clippy::type_complexity)]
+        pub trait Student {
+            $(
+                fn $name(&self, $($arg: $ty),*) -> ::std::result::Result<( $($oty),+ ), $crate::Failure>;
+            )*
+        }
+
+        /// The adapter's whole `main`: serves every op with `student`.
+        #[allow(dead_code, unused_parens)]
+        pub fn serve(student: impl Student) -> ! {
+            $crate::adapter::serve(move |call| match call.op.as_str() {
+                $(
+                    $crate::__op_name!($name $(, $wire)?) => {
+                        let ( $($out),+ ) = student.$name(
+                            $( <$ty as $crate::ops::Arg>::take(call, stringify!($arg))? ),*
+                        )?;
+                        let mut outputs = Vec::new();
+                        $( $crate::ops::Output::give($out, stringify!($out), &mut outputs)?; )+
+                        Ok(outputs)
+                    }
+                )*
+                _ => $crate::adapter::unknown_op(call),
+            })
+        }
+
+        /// Every op's name on the wire (and in the fixtures).
+        #[allow(dead_code)]
+        pub const OPS: &[&str] = &[ $( $crate::__op_name!($name $(, $wire)?) ),* ];
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __op_name {
+    ($name:ident) => {
+        stringify!($name)
+    };
+    ($name:ident, $wire:literal) => {
+        $wire
+    };
+}
