@@ -11,7 +11,8 @@ use std::io::{BufReader, Write};
 
 use candle_core::Tensor;
 
-use crate::harness::{catch, install_panic_hook, tune_process, Failure};
+use crate::failure::Failure;
+use crate::harness::{catch, install_panic_hook, tune_process};
 use crate::inputs::Inputs;
 use crate::params::Params;
 use crate::protocol::CheckStatus;

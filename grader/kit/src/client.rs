@@ -23,8 +23,9 @@ use std::sync::Mutex;
 
 use candle_core::Tensor;
 
+use crate::args::WorkerArgs;
 use crate::compare::compare;
-use crate::harness::{Failure, WorkerArgs};
+use crate::failure::Failure;
 use crate::manifest::Tolerance;
 use crate::params::Params;
 use crate::protocol::CheckStatus;

@@ -3,7 +3,7 @@
 
 use candle_core::{DType, Tensor};
 
-use crate::harness::{CheckResult, Failure};
+use crate::failure::{CheckResult, Failure};
 use crate::manifest::Tolerance;
 use crate::protocol::{Mismatch, Rows};
 

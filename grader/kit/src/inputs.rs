@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::harness::Failure;
+use crate::failure::Failure;
 
 /// A set of named input tensors.
 pub trait Inputs {

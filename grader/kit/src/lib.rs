@@ -8,7 +8,9 @@
 //! - [`properties`]: property checks shared by exercises (feature `tensors`);
 //! - [`random`]: seeded random tensors for property checks (feature `tensors`).
 
+pub mod args;
 pub mod confine;
+pub mod failure;
 pub mod harness;
 pub mod manifest;
 pub mod params;
@@ -35,8 +37,9 @@ pub mod random;
 #[cfg(feature = "tensors")]
 pub mod wire;
 
+pub use failure::{CheckResult, Failure};
 #[cfg(feature = "tensors")]
 pub use fixtures::{Case, Fixtures};
-pub use harness::{run, CheckResult, Failure, Worker};
+pub use harness::{run, Worker};
 #[cfg(feature = "tensors")]
 pub use inputs::Inputs;

@@ -35,7 +35,7 @@ use serde_json::{Map, Value};
 
 use crate::adapter::Call;
 use crate::client::Outputs;
-use crate::harness::Failure;
+use crate::failure::Failure;
 use crate::inputs::Inputs;
 
 /// The arguments of one call, as the judge assembles them.

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::harness::Failure;
+use crate::failure::Failure;
 
 /// Named parameters; a null value means "not given".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use candle_core::{Tensor, D};
 use rand::Rng;
 
 use crate::compare::compare;
-use crate::harness::{CheckResult, Failure};
+use crate::failure::{CheckResult, Failure};
 use crate::manifest::Tolerance;
 use crate::random::{permutation, randn};
 
