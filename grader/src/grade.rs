@@ -602,9 +602,35 @@ pub fn judge(
     planned: &[Planned],
 ) {
     report.groups = groups(&report.checks, planned);
-    let count = |status| report.checks.iter().filter(|r| r.status == status).count();
-    let first = |status| report.checks.iter().find(|r| r.status == status);
-    let total = report.checks.len();
+    let (status, summary) = status_of(&report.checks, end, stderr_tail, options);
+    // Every status here comes from the records' statuses (the judge's), the
+    // way the worker ended and the plan: no message text is read for one.
+    report.status = status;
+    report.summary = summary;
+    // With a plan, every group is known; without one (a worker that died
+    // before announcing), a run cut short counts one more failed group.
+    let every_group_known = end == &End::Finished || !planned.is_empty();
+    report.score = score(report.points, &report.groups, every_group_known);
+    if let Some(record) = report
+        .checks
+        .iter()
+        .find(|r| !matches!(r.status, CheckStatus::Passed | CheckStatus::Skipped))
+    {
+        report.rerun = rerun_command(&report.id, Some(&record.check), options);
+    }
+}
+
+/// An exercise's status and the line that says why, from its records'
+/// statuses and the way its worker ended: the one place a status is decided.
+fn status_of(
+    checks: &[Record],
+    end: &End,
+    stderr_tail: &str,
+    options: &Options,
+) -> (Status, String) {
+    let count = |status| checks.iter().filter(|r| r.status == status).count();
+    let first = |status| checks.iter().find(|r| r.status == status);
+    let total = checks.len();
     let passed = count(CheckStatus::Passed);
     let last_words = stderr_tail
         .lines()
@@ -613,7 +639,7 @@ pub fn judge(
         .unwrap_or("")
         .trim()
         .to_string();
-    let (status, summary) = if let Some(record) = first(CheckStatus::FixtureError) {
+    if let Some(record) = first(CheckStatus::FixtureError) {
         (
             Status::FixtureError,
             record.message.clone().unwrap_or_default(),
@@ -694,8 +720,7 @@ pub fn judge(
                     )
                 } else {
                     let failing = total - passed - skipped;
-                    let record = report
-                        .checks
+                    let record = checks
                         .iter()
                         .find(|r| !matches!(r.status, CheckStatus::Passed | CheckStatus::Skipped))
                         .expect("some check did not pass");
@@ -709,21 +734,6 @@ pub fn judge(
                 }
             }
         }
-    };
-    // Every status here comes from the records' statuses (the judge's), the
-    // way the worker ended and the plan: no message text is read for one.
-    report.status = status;
-    report.summary = summary;
-    // With a plan, every group is known; without one (a worker that died
-    // before announcing), a run cut short counts one more failed group.
-    let every_group_known = end == &End::Finished || !planned.is_empty();
-    report.score = score(report.points, &report.groups, every_group_known);
-    if let Some(record) = report
-        .checks
-        .iter()
-        .find(|r| !matches!(r.status, CheckStatus::Passed | CheckStatus::Skipped))
-    {
-        report.rerun = rerun_command(&report.id, Some(&record.check), options);
     }
 }
 
