@@ -246,13 +246,38 @@ impl Case {
 
     /// Compares every expected output of the case with what the call
     /// returned; a failure that equals a known mistake's output says so.
+    /// The first output that differs fails the check. When its own values
+    /// cannot be drawn (`out`) but a later output's can (attention
+    /// `weights`), that one's rows come along for the report's heat map, and
+    /// the message says which output they are.
     pub fn check_outputs(&self, outputs: &Outputs) -> CheckResult {
+        let mut first: Option<Failure> = None;
         for name in self.spec.expected.keys() {
-            let got = outputs.get(name)?;
-            compare(name, &got, &self.expected(name)?, self.spec.tolerance)
-                .map_err(|failure| self.diagnose(failure, outputs))?;
+            let got = match (outputs.get(name), &first) {
+                (Ok(got), _) => got,
+                (Err(missing), None) => return Err(missing),
+                (Err(_), Some(_)) => break,
+            };
+            let Err(failure) = compare(name, &got, &self.expected(name)?, self.spec.tolerance)
+            else {
+                continue;
+            };
+            let Some(earlier) = first.as_mut() else {
+                first = Some(self.diagnose(failure, outputs));
+                continue;
+            };
+            let rows = failure.mismatch.and_then(|m| m.rows);
+            if let (Some(mismatch), Some(rows)) = (earlier.mismatch.as_mut(), rows) {
+                if mismatch.rows.is_none() {
+                    mismatch.rows = Some(rows);
+                    earlier
+                        .message
+                        .push_str(&format!("; `{name}` differs too (its rows are drawn)"));
+                }
+            }
+            break;
         }
-        Ok(())
+        first.map_or(Ok(()), Err)
     }
 
     /// Adds to a failed comparison the first catalogued mistake whose
