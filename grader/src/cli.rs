@@ -34,6 +34,19 @@ pub enum Command {
     Release(crate::instructor::release::ReleaseArgs),
     /// Instructors: grade a student's checkout (--submission) or a class (--submissions), safely.
     Grade(crate::instructor::submission::GradeSubmissionArgs),
+    /// Internal: runs one exercise's judge as a worker (the launcher starts it).
+    #[command(hide = true)]
+    Judge(JudgeArgs),
+}
+
+/// `grader judge DIR ARGS…`, as the launcher starts a judge.
+#[derive(Debug, Args)]
+pub struct JudgeArgs {
+    /// The exercise's folder, e.g. 01-attention.
+    pub dir: String,
+    /// The worker's arguments (see grader_kit::WorkerArgs).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 /// Options of a grading run (the default command).
@@ -77,6 +90,7 @@ pub fn main() -> i32 {
         Some(Command::Watch(args)) => crate::student::watch::run(&args),
         Some(Command::Release(args)) => crate::instructor::release::run(&args),
         Some(Command::Grade(args)) => crate::instructor::grade(&args),
+        Some(Command::Judge(args)) => return crate::judges::run(&args.dir, args.args),
     };
     match result {
         Ok(code) => code,

@@ -37,6 +37,9 @@ pub struct Built {
     pub workers: BTreeMap<String, PathBuf>,
     /// Exercise id → its adapter binary (exercises graded through one).
     pub adapters: BTreeMap<String, PathBuf>,
+    /// The exercises whose worker is this launcher's own judge
+    /// (`grader judge DIR`, see [`crate::judges`]), not a binary built here.
+    pub builtin: std::collections::BTreeSet<String>,
     /// The binaries cargo did not rebuild in this run.
     pub fresh: std::collections::BTreeSet<PathBuf>,
     /// Package name → its first error.
@@ -176,8 +179,13 @@ pub fn build_confined(
             e.check_package()
         }
     };
+    // A judge this launcher was built with is not built again: only the
+    // adapters (the student's code) are.
+    let builtin = |e: &Exercise| kit.has_adapter(e) && crate::judges::builtin(&e.dir).is_some();
     for exercise in exercises {
-        command.args(["-p", &exercise.check_package()]);
+        if !builtin(exercise) {
+            command.args(["-p", &exercise.check_package()]);
+        }
         if kit.has_adapter(exercise) {
             command.args(["-p", &exercise.adapter_package()]);
         }
@@ -250,6 +258,12 @@ pub fn build_confined(
     if stderr_thread.is_finished() {
         built.cargo_stderr = stderr_thread.join().unwrap_or_default();
     }
+    if let Ok(me) = std::env::current_exe() {
+        for exercise in exercises.iter().filter(|e| builtin(e)) {
+            built.workers.insert(exercise.id.clone(), me.clone());
+            built.builtin.insert(exercise.id.clone());
+        }
+    }
     if let Some(timeout) = timed_out {
         built.failure = Some(format!(
             "the build did not finish in {} s (its limit), so nothing of it was graded: look for code that takes the compiler long (a large const evaluation, deep macro recursion)",
@@ -281,7 +295,11 @@ pub struct ForeignBuild {
 pub fn foreign_builds(kit: &Kit, built: &Built) -> Vec<ForeignBuild> {
     let root = std::fs::canonicalize(&kit.root).unwrap_or_else(|_| kit.root.clone());
     let mut foreign = Vec::new();
-    for (id, exe) in built.workers.iter().chain(&built.adapters) {
+    let built_here = built
+        .workers
+        .iter()
+        .filter(|(id, _)| !built.builtin.contains(*id));
+    for (id, exe) in built_here.chain(&built.adapters) {
         // No dep-info (cargo writes none for a build that failed): nothing
         // to record or check against.
         let Some(origin) = Origin::of(&root, exe) else {

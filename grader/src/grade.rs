@@ -378,12 +378,18 @@ fn run_one(
     background: bool,
 ) -> Option<Outcome> {
     let worker = runnable(kit, exercise, built)?;
-    let mut args = vec![
+    // This launcher's own judge: `grader judge DIR ARGS…`.
+    let judge = built
+        .builtin
+        .contains(&exercise.id)
+        .then(|| ["judge".to_string(), exercise.dir.clone()]);
+    let mut args: Vec<String> = judge.into_iter().flatten().collect();
+    args.extend([
         "--fixtures".to_string(),
         options.fixtures_dir.display().to_string(),
         "--seed".to_string(),
         options.seed.to_string(),
-    ];
+    ]);
     if let Some(only) = &options.only {
         args.extend(["--only".to_string(), only.clone()]);
     }

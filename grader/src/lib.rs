@@ -6,6 +6,7 @@
 //! - [`files`]: copies that keep modification times, snapshots of a target dir;
 //! - [`run`]: running a worker isolated, with a time and memory limit;
 //! - [`grade`]: statuses, blocking, scores;
+//! - [`judges`]: the judges this launcher was built with (`grader judge NN`);
 //! - [`report`]: human, JSON, JUnit and Gradescope reports;
 //! - [`cli`]: the command line;
 //! - [`settings`]: options shared by the subcommands that grade;
@@ -18,6 +19,7 @@ pub mod compile;
 pub mod files;
 pub mod grade;
 pub mod instructor;
+pub mod judges;
 pub mod report;
 pub mod run;
 pub mod settings;

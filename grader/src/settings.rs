@@ -101,7 +101,7 @@ pub fn next_after<'a>(kit: &'a Kit, id: &str) -> Option<&'a Exercise> {
 }
 
 /// The grader's subcommands (cli::Command; a test keeps the two in step).
-pub const SUBCOMMANDS: &[&str] = &["list", "hint", "watch", "release", "grade"];
+pub const SUBCOMMANDS: &[&str] = &["list", "hint", "watch", "release", "grade", "judge"];
 
 /// The subcommands' names (and "help"): no exercise may be called so, since
 /// `cargo run -p grader -- <name>` would run the subcommand instead of

@@ -219,10 +219,16 @@ fn is_todo(message: &str) -> bool {
 /// a crash, an `exit` in student code) did not reach; then for real.
 /// Exits with 2 on bad arguments, 0 otherwise (failures are records).
 pub fn run(checks: impl Fn(&mut Worker)) {
+    run_with(std::env::args().skip(1), checks)
+}
+
+/// [`run`] with the worker's arguments given: the launcher's own binary
+/// runs a judge it was built with as `grader judge NN-name ARGS…`.
+pub fn run_with(args: impl IntoIterator<Item = String>, checks: impl Fn(&mut Worker)) {
     tune_process();
     // What an adapter leaves behind comes back to this judge, which ends it.
     crate::process::become_subreaper();
-    let args = match WorkerArgs::parse(std::env::args().skip(1)) {
+    let args = match WorkerArgs::parse(args) {
         Ok(args) => args,
         Err(message) => {
             eprintln!("worker: {message}");

@@ -348,11 +348,13 @@ impl Session {
             let built =
                 compile::build_verified(&kit, &all, Target::Exercises, echo, Some(&confined));
             let copied = built.and_then(|mut built| {
-                for exe in built
+                let builtin = built.builtin.clone();
+                let built_here = built
                     .workers
-                    .values_mut()
-                    .chain(built.adapters.values_mut())
-                {
+                    .iter_mut()
+                    .filter(|(id, _)| !builtin.contains(*id))
+                    .map(|(_, exe)| exe);
+                for exe in built_here.chain(built.adapters.values_mut()) {
                     let copy = workers_dir.join(exe.file_name().context("a worker has a name")?);
                     copy_file(exe, &copy, false)?;
                     *exe = copy;

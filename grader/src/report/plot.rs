@@ -99,7 +99,7 @@ fn draw_text(paint: &mut dyn FnMut(u32, u32, [u8; 3]), x: u32, y: u32, text: &st
     let mut at = x;
     for ch in text.chars().map(|c| c.to_ascii_lowercase()) {
         if let Some((_, cells)) = GLYPHS.iter().find(|(c, _)| *c == ch) {
-            for (i, cell) in cells.chars().enumerate().filter(|(_, c)| *c == '#') {
+            for (i, _) in cells.chars().enumerate().filter(|(_, c)| *c == '#') {
                 let (gx, gy) = ((i % 3) as u32, (i / 3) as u32);
                 for dy in 0..FONT {
                     for dx in 0..FONT {
