@@ -240,6 +240,8 @@ pub fn kill_uid(uid: u32) {
     // becomes `uid` (this thread only: it is the child's one thread), sends
     // SIGKILL to every process that uid may signal, and exits.
     unsafe {
+        // Known while it lives, so that a sweep in another thread leaves it.
+        let mut known = known();
         let pid = libc::fork();
         if pid == 0 {
             if libc::syscall(libc::SYS_setresuid, uid, uid, uid) == 0 {
@@ -248,7 +250,10 @@ pub fn kill_uid(uid: u32) {
             libc::_exit(0);
         }
         if pid > 0 {
+            known.insert(pid as u32);
+            drop(known);
             libc::waitpid(pid, std::ptr::null_mut(), 0);
+            forget(pid as u32);
         }
     }
 }
