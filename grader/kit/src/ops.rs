@@ -1,7 +1,7 @@
 //! Each op of an exercise declared once, for both sides of the wire.
 //!
-//! An exercise's ops live in `grader/adapters/NN-name/src/ops.rs`, one line
-//! each:
+//! An exercise's ops live in `grader/adapters/NN-name/src/ops.rs`, one
+//! declaration each:
 //!
 //! ```text
 //! grader_kit::ops! {
@@ -11,7 +11,8 @@
 //! ```
 //!
 //! (`= "sdpa"` names the op on the wire and in the fixtures when it differs
-//! from the function.) From that one declaration come:
+//! from the function; `-> ()` declares an op without outputs.) From that
+//! one declaration come:
 //!
 //! - `call::softmax(&x) -> Result<Tensor, Failure>`: the judge's typed call
 //!   of the student's code, through the adapter ([`crate::client::call`]);
@@ -24,8 +25,11 @@
 //!
 //! The judge compiles the adapter's `ops.rs` through `#[path]`, so the two
 //! sides cannot disagree. An argument of type `Tensor` (or `Option<Tensor>`,
-//! or [`Weights`]) travels as input tensors, anything else as a parameter;
-//! see [`Arg`] and [`Output`].
+//! `Vec<Tensor>`, [`Weights`]) travels as input tensors, anything else as a
+//! parameter; see [`Arg`] and [`Output`]. An exercise's own argument types
+//! (a mask with its kind, a training budget) get an `impl Arg` beside the
+//! declaration, in terms of these: a config may put several parameters, by
+//! their own names.
 
 use std::collections::HashMap;
 
@@ -92,6 +96,24 @@ impl Arg for Option<Tensor> {
     }
 }
 
+/// A list of tensors (one per run, say): the inputs `<name>.0`, `<name>.1`, …
+/// (as [`Output`] sends a list).
+impl Arg for Vec<Tensor> {
+    type Ref<'a> = &'a [Tensor];
+    fn put(value: &[Tensor], name: &str, request: &mut Request) {
+        for (i, t) in value.iter().enumerate() {
+            Tensor::put(t, &format!("{name}.{i}"), request);
+        }
+    }
+    fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+        let mut all = Vec::new();
+        while let Some(t) = call.optional_input(&format!("{name}.{}", all.len()))? {
+            all.push(t);
+        }
+        Ok(all)
+    }
+}
+
 /// A module's parameters by their PyTorch names (`out_proj.weight`, …),
 /// sent as the inputs `<name>__<key>` (see [`Inputs::parameters`]).
 #[derive(Debug, Clone, Default)]
@@ -108,6 +130,23 @@ impl Weights {
     }
 }
 
+/// Random parameters for a property check, by name: each entry of `specs`
+/// a (name, shape) drawn from N(0, scale²), in the order of `specs`. The
+/// judge keeps them to send them with every call (and to compute what the
+/// module must give).
+pub fn random_weights(
+    rng: &mut impl rand::Rng,
+    specs: &[(impl AsRef<str>, Vec<usize>)],
+    scale: f64,
+) -> Result<HashMap<String, Tensor>, Failure> {
+    let mut weights = HashMap::new();
+    for (name, shape) in specs {
+        let tensor = (crate::random::randn(rng, shape) * scale)?;
+        weights.insert(name.as_ref().to_string(), tensor);
+    }
+    Ok(weights)
+}
+
 impl Arg for Weights {
     type Ref<'a> = &'a HashMap<String, Tensor>;
     fn put(value: &HashMap<String, Tensor>, name: &str, request: &mut Request) {
@@ -115,6 +154,26 @@ impl Arg for Weights {
     }
     fn take(call: &Call, name: &str) -> Result<Self, Failure> {
         call.parameters(name).map(Weights)
+    }
+}
+
+/// Parameters a call may leave out (a module of none, say a stack of no
+/// layers, or one loaded from elsewhere): `None` when no input is named
+/// `<name>__…`.
+impl Arg for Option<Weights> {
+    type Ref<'a> = Option<&'a HashMap<String, Tensor>>;
+    fn put(value: Option<&HashMap<String, Tensor>>, name: &str, request: &mut Request) {
+        if let Some(value) = value {
+            Weights::put(value, name, request);
+        }
+    }
+    fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+        let prefix = format!("{name}__");
+        if call.input_names().iter().any(|n| n.starts_with(&prefix)) {
+            Weights::take(call, name).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 }
 
@@ -145,7 +204,8 @@ macro_rules! by_value {
         }
     )*};
 }
-by_value!(f64, f32, usize, u32, u64, i64);
+// A pair (tile sizes, say) is `[a, b]` on the wire.
+by_value!(f64, f32, usize, u32, u64, i64, (usize, usize));
 
 /// A flag: absent means false, as fixture cases leave it out.
 impl Arg for bool {
@@ -190,6 +250,17 @@ by_ref!(
     Vec<Vec<u32>> => [Vec<u32>],
     Value => Value
 );
+
+/// A path (a checkpoint's folder): a string parameter, as `display` writes it.
+impl Arg for std::path::PathBuf {
+    type Ref<'a> = &'a std::path::Path;
+    fn put(value: &std::path::Path, name: &str, request: &mut Request) {
+        String::put(&value.display().to_string(), name, request);
+    }
+    fn take(call: &Call, name: &str) -> Result<Self, Failure> {
+        String::take(call, name).map(Self::from)
+    }
+}
 
 /// An op's output: how the adapter sends it, how the judge reads it.
 pub trait Output: Sized {
@@ -259,6 +330,29 @@ impl Output for f64 {
     }
 }
 
+/// A list of numbers (a loss per step, a class per sentence): a 1-d tensor
+/// on the wire, of the list's dtype.
+macro_rules! number_list {
+    ($($ty:ty => $dtype:ident),*) => {$(
+        impl Output for Vec<$ty> {
+            fn give(self, name: &str, outputs: &mut Vec<(String, Tensor)>) -> Result<(), Failure> {
+                let t = Tensor::new(self.as_slice(), &candle_core::Device::Cpu)?;
+                outputs.push((name.to_string(), t));
+                Ok(())
+            }
+            fn get(outputs: &Outputs, name: &str) -> Result<Self, Failure> {
+                outputs
+                    .get(name)?
+                    .flatten_all()
+                    .and_then(|t| t.to_dtype(candle_core::DType::$dtype))
+                    .and_then(|t| t.to_vec1::<$ty>())
+                    .map_err(|e| Failure::new(format!("output `{name}` is not a list of numbers: {e}")))
+            }
+        }
+    )*};
+}
+number_list!(f32 => F32, f64 => F64, u32 => U32);
+
 /// A call started with `start::…`: [`Pending::finish`] waits for its typed
 /// outputs; dropping it unfinished ends its process.
 pub struct Pending<T> {
@@ -282,42 +376,56 @@ macro_rules! ops {
     ($(
         $(#[$meta:meta])*
         fn $name:ident $(= $wire:literal)? ( $($arg:ident : $ty:ty),* $(,)? )
-            -> ( $($out:ident : $oty:ty),+ $(,)? );
+            -> ( $($out:ident : $oty:ty),* $(,)? );
     )*) => {
         /// The judge's side: each op as a typed call of the student's code,
         /// through the adapter.
-        #[allow(dead_code, unused_parens, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(
+            dead_code,
+            unused_parens,
+            unused_variables,
+            clippy::too_many_arguments,
+            clippy::type_complexity,
+            clippy::needless_question_mark
+        )]
         pub mod call {
             use super::*;
             $(
                 $(#[$meta])*
                 pub fn $name(
                     $($arg: <$ty as $crate::ops::Arg>::Ref<'_>),*
-                ) -> ::std::result::Result<( $($oty),+ ), $crate::Failure> {
+                ) -> ::std::result::Result<( $($oty),* ), $crate::Failure> {
                     #[allow(unused_mut)]
                     let mut request = $crate::ops::Request::default();
                     $( <$ty as $crate::ops::Arg>::put($arg, stringify!($arg), &mut request); )*
                     let outputs = request.send($crate::__op_name!($name $(, $wire)?))?;
-                    Ok(( $( <$oty as $crate::ops::Output>::get(&outputs, stringify!($out))? ),+ ))
+                    Ok(( $( <$oty as $crate::ops::Output>::get(&outputs, stringify!($out))? ),* ))
                 }
             )*
         }
 
         /// The judge's side, for a long call (a training): each op started
         /// in an adapter process of its own, finished later.
-        #[allow(dead_code, unused_parens, clippy::too_many_arguments, clippy::type_complexity)]
+        #[allow(
+            dead_code,
+            unused_parens,
+            unused_variables,
+            clippy::too_many_arguments,
+            clippy::type_complexity,
+            clippy::needless_question_mark
+        )]
         pub mod start {
             use super::*;
             $(
                 pub fn $name(
                     $($arg: <$ty as $crate::ops::Arg>::Ref<'_>),*
-                ) -> $crate::ops::Pending<( $($oty),+ )> {
+                ) -> $crate::ops::Pending<( $($oty),* )> {
                     #[allow(unused_mut)]
                     let mut request = $crate::ops::Request::default();
                     $( <$ty as $crate::ops::Arg>::put($arg, stringify!($arg), &mut request); )*
                     $crate::ops::Pending::new(
                         request.start($crate::__op_name!($name $(, $wire)?)),
-                        |outputs| Ok(( $( <$oty as $crate::ops::Output>::get(outputs, stringify!($out))? ),+ )),
+                        |outputs| Ok(( $( <$oty as $crate::ops::Output>::get(outputs, stringify!($out))? ),* )),
                     )
                 }
             )*
@@ -327,7 +435,7 @@ macro_rules! ops {
         #[allow(dead_code, unused_parens, clippy::too_many_arguments, clippy::type_complexity)]
         pub trait Student {
             $(
-                fn $name(&self, $($arg: $ty),*) -> ::std::result::Result<( $($oty),+ ), $crate::Failure>;
+                fn $name(&self, $($arg: $ty),*) -> ::std::result::Result<( $($oty),* ), $crate::Failure>;
             )*
         }
 
@@ -337,11 +445,12 @@ macro_rules! ops {
             $crate::adapter::serve(move |call| match call.op.as_str() {
                 $(
                     $crate::__op_name!($name $(, $wire)?) => {
-                        let ( $($out),+ ) = student.$name(
+                        let ( $($out),* ) = student.$name(
                             $( <$ty as $crate::ops::Arg>::take(call, stringify!($arg))? ),*
                         )?;
+                        #[allow(unused_mut)]
                         let mut outputs = Vec::new();
-                        $( $crate::ops::Output::give($out, stringify!($out), &mut outputs)?; )+
+                        $( $crate::ops::Output::give($out, stringify!($out), &mut outputs)?; )*
                         Ok(outputs)
                     }
                 )*

@@ -1,6 +1,6 @@
-//! Exercise 03's adapter: op name → the student's `SelfAttentionHead`. The
-//! judge (`grader/checks/03-head`) sends the weights and inputs and judges
-//! the outputs.
+//! Exercise 03's adapter: each op (declared in `ops.rs`) → the student's
+//! `SelfAttentionHead`. The judge (`grader/checks/03-head`) sends the
+//! weights and inputs and judges the outputs.
 
 #[cfg(not(feature = "solution"))]
 use exercise as ex;
@@ -9,24 +9,54 @@ use solution as ex;
 
 use candle_core::DType;
 use ex::{AttnMask, SelfAttentionHead};
-use grader_kit::adapter::{outputs, serve, unknown_op};
-use grader_kit::Inputs;
+use grader_kit::ops::{Tensor, Weights};
+use grader_kit::Failure;
+
+mod ops;
+
+struct Student;
+
+impl ops::Student for Student {
+    fn head(
+        &self,
+        params: Weights,
+        model_dim: usize,
+        qk_dim: usize,
+        x: Tensor,
+        mask: Option<Tensor>,
+    ) -> Result<Tensor, Failure> {
+        forward(params, model_dim, qk_dim, x, mask)
+    }
+
+    fn head_masked(
+        &self,
+        params: Weights,
+        model_dim: usize,
+        qk_dim: usize,
+        x: Tensor,
+        mask: Option<Tensor>,
+    ) -> Result<Tensor, Failure> {
+        forward(params, model_dim, qk_dim, x, mask)
+    }
+}
+
+/// The head with these weights on `x`; a mask of dtype u8 is a bool mask,
+/// any other an additive one.
+fn forward(
+    params: Weights,
+    model_dim: usize,
+    qk_dim: usize,
+    x: Tensor,
+    mask: Option<Tensor>,
+) -> Result<Tensor, Failure> {
+    let head = SelfAttentionHead::new(params.var_builder(), model_dim, Some(qk_dim))?;
+    let mask = mask.map(|m| match m.dtype() {
+        DType::U8 => AttnMask::Bool(m),
+        _ => AttnMask::Float(m),
+    });
+    Ok(head.forward(&x, mask.as_ref())?)
+}
 
 fn main() {
-    serve(|call| match call.op.as_str() {
-        // `head_masked` has an input `mask`: u8 = bool, float = additive.
-        "head" | "head_masked" => {
-            let head = SelfAttentionHead::new(
-                call.var_builder("params")?,
-                call.params.usize("model_dim")?,
-                Some(call.params.usize("qk_dim")?),
-            )?;
-            let mask = call.optional_input("mask")?.map(|m| match m.dtype() {
-                DType::U8 => AttnMask::Bool(m),
-                _ => AttnMask::Float(m),
-            });
-            outputs([("out", head.forward(&call.input("x")?, mask.as_ref())?)])
-        }
-        _ => unknown_op(call),
-    })
+    ops::serve(Student)
 }

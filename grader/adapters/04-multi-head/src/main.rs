@@ -1,6 +1,7 @@
-//! Exercise 04's adapter: op name → the student's function. The judge
-//! (`grader/checks/04-multi-head`) sends the inputs and judges the outputs.
-//! A mask input of dtype u8 is a bool mask, any other an additive one.
+//! Exercise 04's adapter: each op (declared in `ops.rs`) → the student's
+//! function. The judge (`grader/checks/04-multi-head`) sends the inputs and
+//! judges the outputs. A mask input of dtype u8 is a bool mask, any other
+//! an additive one.
 
 #[cfg(not(feature = "solution"))]
 use exercise as ex;
@@ -13,62 +14,98 @@ use solution_head as head;
 
 use candle_core::DType;
 use ex::{MhaMask, MultiheadAttention};
-use grader_kit::adapter::{outputs, serve, unknown_op, Call, Outputs};
-use grader_kit::{Failure, Inputs};
+use grader_kit::ops::{Tensor, Weights};
+use grader_kit::Failure;
+use ops::MhaSizes;
 
-fn main() {
-    serve(|call| match call.op.as_str() {
-        "split_heads" => outputs([(
-            "out",
-            ex::split_heads(&call.input("x")?, call.params.usize("num_heads")?)?,
-        )]),
-        "combine_heads" => outputs([("out", ex::combine_heads(&call.input("x")?)?)]),
-        "mha_self" | "mha_cross" | "mha_masked" | "mha_weights" => mha(call),
-        // Exercise 03's op: the student's own head, for "one head equals exercise 03".
-        "head_masked" => {
-            let one_head = head::SelfAttentionHead::new(
-                call.var_builder("params")?,
-                call.params.usize("model_dim")?,
-                Some(call.params.usize("qk_dim")?),
-            )?;
-            let mask = call.optional_input("mask")?.map(|m| match m.dtype() {
-                DType::U8 => head::AttnMask::Bool(m),
-                _ => head::AttnMask::Float(m),
-            });
-            outputs([("out", one_head.forward(&call.input("x")?, mask.as_ref())?)])
+mod ops;
+
+struct Student;
+
+/// The `mha_*` ops, one computation under the names the fixture cases
+/// group it by: each calls [`mha`].
+macro_rules! mha_ops {
+    ($($op:ident),*) => {$(
+        fn $op(
+            &self,
+            params: Weights,
+            sizes: MhaSizes,
+            query: Tensor,
+            key: Tensor,
+            value: Tensor,
+            key_padding_mask: Option<Tensor>,
+            attn_mask: Option<Tensor>,
+            need_weights: bool,
+            average_attn_weights: bool,
+        ) -> Result<(Tensor, Option<Tensor>), Failure> {
+            let masks = [key_padding_mask, attn_mask];
+            let flags = [need_weights, average_attn_weights];
+            mha(params, sizes, [query, key, value], masks, flags)
         }
-        _ => unknown_op(call),
-    })
+    )*};
 }
 
-/// `nn.MultiheadAttention(batch_first=True)`: outputs `out`, and `weights`
+impl ops::Student for Student {
+    fn split_heads(&self, x: Tensor, num_heads: usize) -> Result<Tensor, Failure> {
+        Ok(ex::split_heads(&x, num_heads)?)
+    }
+
+    fn combine_heads(&self, x: Tensor) -> Result<Tensor, Failure> {
+        Ok(ex::combine_heads(&x)?)
+    }
+
+    mha_ops!(mha_self, mha_cross, mha_masked, mha_weights);
+
+    fn head_masked(
+        &self,
+        params: Weights,
+        model_dim: usize,
+        qk_dim: usize,
+        x: Tensor,
+        mask: Option<Tensor>,
+    ) -> Result<Tensor, Failure> {
+        let one_head = head::SelfAttentionHead::new(params.var_builder(), model_dim, Some(qk_dim))?;
+        let mask = mask.map(|m| match m.dtype() {
+            DType::U8 => head::AttnMask::Bool(m),
+            _ => head::AttnMask::Float(m),
+        });
+        Ok(one_head.forward(&x, mask.as_ref())?)
+    }
+}
+
+/// `nn.MultiheadAttention(batch_first=True)`: the output, and the weights
 /// when forward returns some.
-fn mha(call: &Call) -> Result<Outputs, Failure> {
-    let dim =
-        |name| -> Result<Option<usize>, Failure> { Ok(call.params.f64(name)?.map(|d| d as usize)) };
+fn mha(
+    params: Weights,
+    sizes: MhaSizes,
+    [query, key, value]: [Tensor; 3],
+    [key_padding_mask, attn_mask]: [Option<Tensor>; 2],
+    [need_weights, average_attn_weights]: [bool; 2],
+) -> Result<(Tensor, Option<Tensor>), Failure> {
     let module = MultiheadAttention::new(
-        call.var_builder("params")?,
-        call.params.usize("embed_dim")?,
-        call.params.usize("num_heads")?,
-        dim("kdim")?,
-        dim("vdim")?,
+        params.var_builder(),
+        sizes.embed_dim,
+        sizes.num_heads,
+        sizes.kdim,
+        sizes.vdim,
     )?;
-    let mask = |name| -> Result<Option<MhaMask>, Failure> {
-        Ok(call.optional_input(name)?.map(|m| match m.dtype() {
+    let mask = |m: Option<Tensor>| {
+        m.map(|m| match m.dtype() {
             DType::U8 => MhaMask::Bool(m),
             _ => MhaMask::Float(m),
-        }))
+        })
     };
-    let (out, weights) = module.forward(
-        &call.input("query")?,
-        &call.input("key")?,
-        &call.input("value")?,
-        mask("key_padding_mask")?.as_ref(),
-        mask("attn_mask")?.as_ref(),
-        call.params.bool("need_weights")?,
-        call.params.bool("average_attn_weights")?,
-    )?;
-    let mut named = vec![("out".to_string(), out)];
-    named.extend(weights.map(|w| ("weights".to_string(), w)));
-    Ok(named)
+    Ok(module.forward(
+        &query,
+        &key,
+        &value,
+        mask(key_padding_mask).as_ref(),
+        mask(attn_mask).as_ref(),
+        need_weights,
+        average_attn_weights,
+    )?)
+}
+
+fn main() {
+    ops::serve(Student)
 }

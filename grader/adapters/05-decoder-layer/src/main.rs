@@ -1,5 +1,6 @@
-//! Exercise 05's adapter: op name → the student's function. The judge
-//! (`grader/checks/05-decoder-layer`) sends the inputs and judges the outputs.
+//! Exercise 05's adapter: each op (declared in `ops.rs`) → the student's
+//! function. The judge (`grader/checks/05-decoder-layer`) sends the inputs
+//! and judges the outputs.
 
 #[cfg(not(feature = "solution"))]
 use exercise as ex;
@@ -8,70 +9,108 @@ use solution as ex;
 
 use candle_core::{DType, Device, Module, Var, D};
 use candle_nn::VarBuilder;
-use ex::{Activation, Decoder, DecoderConfig, DecoderLayer, LayerNorm};
-use grader_kit::adapter::{outputs, serve, unknown_op, Call};
-use grader_kit::{Failure, Inputs};
+use ex::{Decoder, DecoderLayer, LayerNorm};
+use grader_kit::ops::{Tensor, Weights};
+use grader_kit::Failure;
+use ops::{Activation, DecoderConfig};
 
-fn main() {
-    serve(|call| match call.op.as_str() {
-        "layer_norm" => {
-            let x = call.input("x")?;
-            outputs([("out", layer_norm(call, x.dim(D::Minus1)?)?.forward(&x)?)])
-        }
-        // The gradient of x when the gradient of the output is `grad_out`
-        // (absent when none reaches x).
-        "layer_norm_grad" => {
-            let x = Var::from_tensor(&call.input("x")?)?;
-            let norm = layer_norm(call, x.dim(D::Minus1)?)?;
-            let out = norm.forward(x.as_tensor())?;
-            let grads = out.mul(&call.input("grad_out")?)?.sum_all()?.backward()?;
-            Ok(grads
-                .get(x.as_tensor())
-                .map(|g| ("grad_x".to_string(), g.clone()))
-                .into_iter()
-                .collect())
-        }
-        "activation" => outputs([("out", activation(call)?.apply(&call.input("x")?)?)]),
-        "decoder_layer_post_ln" | "decoder_layer_pre_ln" => {
-            let layer = DecoderLayer::new(call.var_builder("params")?, &config(call)?)?;
-            outputs([("out", layer.forward(&call.input("x")?)?)])
-        }
-        "decoder" => {
-            let layers = call.params.usize("num_layers")?;
-            // A stack of 0 layers has no parameters.
-            let vb = if layers == 0 {
+mod ops;
+
+struct Student;
+
+impl ops::Student for Student {
+    fn layer_norm(&self, params: Weights, eps: Option<f64>, x: Tensor) -> Result<Tensor, Failure> {
+        Ok(layer_norm(params, eps, x.dim(D::Minus1)?)?.forward(&x)?)
+    }
+
+    fn layer_norm_grad(
+        &self,
+        params: Weights,
+        eps: Option<f64>,
+        x: Tensor,
+        grad_out: Tensor,
+    ) -> Result<Option<Tensor>, Failure> {
+        let x = Var::from_tensor(&x)?;
+        let norm = layer_norm(params, eps, x.dim(D::Minus1)?)?;
+        let out = norm.forward(x.as_tensor())?;
+        let grads = out.mul(&grad_out)?.sum_all()?.backward()?;
+        Ok(grads.get(x.as_tensor()).cloned())
+    }
+
+    fn activation(&self, activation: Activation, x: Tensor) -> Result<Tensor, Failure> {
+        Ok(theirs(activation).apply(&x)?)
+    }
+
+    fn decoder_layer_post_ln(
+        &self,
+        params: Weights,
+        config: DecoderConfig,
+        x: Tensor,
+    ) -> Result<Tensor, Failure> {
+        let layer = DecoderLayer::new(params.var_builder(), &config_of(config))?;
+        Ok(layer.forward(&x)?)
+    }
+
+    fn decoder_layer_pre_ln(
+        &self,
+        params: Weights,
+        config: DecoderConfig,
+        x: Tensor,
+    ) -> Result<Tensor, Failure> {
+        self.decoder_layer_post_ln(params, config, x)
+    }
+
+    fn decoder(
+        &self,
+        params: Option<Weights>,
+        config: DecoderConfig,
+        num_layers: usize,
+        x: Tensor,
+    ) -> Result<Tensor, Failure> {
+        // A stack of 0 layers has no parameters.
+        let vb = match params {
+            _ if num_layers == 0 => {
                 VarBuilder::from_tensors(Default::default(), DType::F32, &Device::Cpu)
-            } else {
-                call.var_builder("params")?
-            };
-            let decoder = Decoder::new(vb, &config(call)?, layers)?;
-            outputs([("out", decoder.forward(&call.input("x")?)?)])
-        }
-        _ => unknown_op(call),
-    })
-}
-
-fn layer_norm(call: &Call, dim: usize) -> Result<LayerNorm, Failure> {
-    let eps = call.params.f64("eps")?.unwrap_or(1e-5);
-    Ok(LayerNorm::new(call.var_builder("params")?, dim, eps)?)
-}
-
-fn activation(call: &Call) -> Result<Activation, Failure> {
-    match call.params.str("activation")? {
-        Some("relu") => Ok(Activation::Relu),
-        Some("gelu") => Ok(Activation::Gelu),
-        other => Err(Failure::fixture(format!("unknown activation {other:?}"))),
+            }
+            Some(params) => params.var_builder(),
+            None => {
+                return Err(Failure::fixture(
+                    "op decoder has no inputs named params__…, the module's parameters",
+                ))
+            }
+        };
+        let decoder = Decoder::new(vb, &config_of(config), num_layers)?;
+        Ok(decoder.forward(&x)?)
     }
 }
 
-/// The call's `nn.TransformerEncoderLayer` arguments.
-fn config(call: &Call) -> Result<DecoderConfig, Failure> {
-    Ok(DecoderConfig {
-        d_model: call.params.usize("d_model")?,
-        nhead: call.params.usize("nhead")?,
-        dim_feedforward: call.params.usize("dim_feedforward")?,
-        activation: activation(call)?,
-        layer_norm_eps: call.params.f64("layer_norm_eps")?.unwrap_or(1e-5),
-        norm_first: call.params.bool("norm_first")?,
-    })
+fn layer_norm(params: Weights, eps: Option<f64>, dim: usize) -> Result<LayerNorm, Failure> {
+    Ok(LayerNorm::new(
+        params.var_builder(),
+        dim,
+        eps.unwrap_or(1e-5),
+    )?)
+}
+
+fn theirs(activation: Activation) -> ex::Activation {
+    match activation {
+        Activation::Relu => ex::Activation::Relu,
+        Activation::Gelu => ex::Activation::Gelu,
+    }
+}
+
+/// The call's `nn.TransformerEncoderLayer` arguments, as the student's type.
+fn config_of(config: DecoderConfig) -> ex::DecoderConfig {
+    ex::DecoderConfig {
+        d_model: config.d_model,
+        nhead: config.nhead,
+        dim_feedforward: config.dim_feedforward,
+        activation: theirs(config.activation),
+        layer_norm_eps: config.layer_norm_eps,
+        norm_first: config.norm_first,
+    }
+}
+
+fn main() {
+    ops::serve(Student)
 }

@@ -1,6 +1,6 @@
-//! Exercise 07's adapter: op name → the student's function. The judge
-//! (`grader/checks/07-attention-habit`) sends the inputs, the layers'
-//! parameters and sizes, and judges the outputs.
+//! Exercise 07's adapter: each op (declared in `ops.rs`) → the student's
+//! function. The judge (`grader/checks/07-attention-habit`) sends the
+//! inputs, the layers' parameters and sizes, and judges the outputs.
 
 #[cfg(not(feature = "solution"))]
 use exercise as ex;
@@ -8,69 +8,94 @@ use exercise as ex;
 use solution as ex;
 
 use candle_nn::Module;
-use grader_kit::adapter::{outputs, serve, unknown_op, Call};
-use grader_kit::{Failure, Inputs};
+use grader_kit::ops::{Tensor, Weights};
+use grader_kit::Failure;
 
-fn main() {
-    serve(|call| {
-        let size = |name| call.params.usize(name);
-        match call.op.as_str() {
-            "scaled_dot_product" => outputs([(
-                "weights",
-                ex::scaled_dot_product(&call.input("query")?, &call.input("key")?)?,
-            )]),
-            "cosine_similarity" => outputs([(
-                "sim",
-                ex::cosine_similarity(&call.input("query")?, &call.input("key")?)?,
-            )]),
-            "multihead_attention" => outputs([(
-                "out",
-                ex::multihead_attention(
-                    &call.input("query")?,
-                    &call.input("key")?,
-                    &call.input("value")?,
-                    size("heads")?,
-                )?,
-            )]),
-            "multihead_attention_with_projections" => {
-                let projections = ex::Projections::new(
-                    call.var_builder("params")?,
-                    size("embed_dim")?,
-                    size("kdim")?,
-                    size("vdim")?,
-                )?;
-                outputs([(
-                    "out",
-                    ex::multihead_attention_with_projections(
-                        &call.input("query")?,
-                        &call.input("key")?,
-                        &call.input("value")?,
-                        size("heads")?,
-                        &projections,
-                    )?,
-                )])
-            }
-            "attention_habit" => outputs([(
-                "out",
-                habit(call)?.forward(&call.input("init")?, &call.input("input")?)?,
-            )]),
-            // The layer bound to its node, held by a model as any layer.
-            "attention_habit_on_node" => {
-                let model = candle_nn::seq().add(habit(call)?.on_node(&call.input("init")?));
-                outputs([("out", model.forward(&call.input("input")?)?)])
-            }
-            _ => unknown_op(call),
-        }
-    })
+mod ops;
+
+struct Student;
+
+impl ops::Student for Student {
+    fn scaled_dot_product(&self, query: Tensor, key: Tensor) -> Result<Tensor, Failure> {
+        Ok(ex::scaled_dot_product(&query, &key)?)
+    }
+
+    fn cosine_similarity(&self, query: Tensor, key: Tensor) -> Result<Tensor, Failure> {
+        Ok(ex::cosine_similarity(&query, &key)?)
+    }
+
+    fn multihead_attention(
+        &self,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        heads: usize,
+    ) -> Result<Tensor, Failure> {
+        Ok(ex::multihead_attention(&query, &key, &value, heads)?)
+    }
+
+    fn multihead_attention_with_projections(
+        &self,
+        params: Weights,
+        embed_dim: usize,
+        kdim: usize,
+        vdim: usize,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        heads: usize,
+    ) -> Result<Tensor, Failure> {
+        let projections = ex::Projections::new(params.var_builder(), embed_dim, kdim, vdim)?;
+        let out =
+            ex::multihead_attention_with_projections(&query, &key, &value, heads, &projections)?;
+        Ok(out)
+    }
+
+    fn attention_habit(
+        &self,
+        params: Weights,
+        parent_size: usize,
+        child_size: usize,
+        attention_heads: usize,
+        attention_dim: usize,
+        init: Tensor,
+        input: Tensor,
+    ) -> Result<Tensor, Failure> {
+        let sizes = [parent_size, child_size, attention_heads, attention_dim];
+        Ok(habit(params, sizes)?.forward(&init, &input)?)
+    }
+
+    // The layer bound to its node, held by a model as any layer.
+    fn attention_habit_on_node(
+        &self,
+        params: Weights,
+        parent_size: usize,
+        child_size: usize,
+        attention_heads: usize,
+        attention_dim: usize,
+        init: Tensor,
+        input: Tensor,
+    ) -> Result<Tensor, Failure> {
+        let sizes = [parent_size, child_size, attention_heads, attention_dim];
+        let model = candle_nn::seq().add(habit(params, sizes)?.on_node(&init));
+        Ok(model.forward(&input)?)
+    }
 }
 
-/// The AttentionHabit layer of the call's parameters and sizes.
-fn habit(call: &Call) -> Result<ex::AttentionHabit, Failure> {
+/// The AttentionHabit layer of these parameters and sizes.
+fn habit(
+    params: Weights,
+    [parent, child, heads, dim]: [usize; 4],
+) -> Result<ex::AttentionHabit, Failure> {
     Ok(ex::AttentionHabit::new(
-        call.var_builder("params")?,
-        call.params.usize("parent_size")?,
-        call.params.usize("child_size")?,
-        call.params.usize("attention_heads")?,
-        call.params.usize("attention_dim")?,
+        params.var_builder(),
+        parent,
+        child,
+        heads,
+        dim,
     )?)
+}
+
+fn main() {
+    ops::serve(Student)
 }

@@ -1,7 +1,7 @@
-//! Exercise 08's adapter: op name → the student's BERT, tokenizer and habit
-//! head. The judge (`grader/checks/08-bert`) sends the inputs, the folder of
-//! the checkpoint to load (`model_dir`, readable by this process) and the
-//! training data, and judges the outputs.
+//! Exercise 08's adapter: each op (declared in `ops.rs`) → the student's
+//! BERT, tokenizer and habit head. The judge (`grader/checks/08-bert`)
+//! sends the inputs, the folder of the checkpoint to load (`model_dir`,
+//! readable by this process) and the training data, and judges the outputs.
 
 #[cfg(not(feature = "solution"))]
 use exercise as ex;
@@ -10,106 +10,193 @@ use solution as ex;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
-use grader_kit::adapter::{outputs, serve, unknown_op, Call, Outputs};
 use grader_kit::harness::{catch, joined, spawn_caught};
-use grader_kit::{Failure, Inputs};
+use grader_kit::ops::{Tensor, Weights};
+use grader_kit::Failure;
+use ops::{HeadConfig, TrainConfig};
 
-fn main() {
-    serve(|call| match call.op.as_str() {
-        "load" => {
-            tokenizer(call)?;
-            loaded(call)?;
-            Ok(vec![])
-        }
-        "tokenize" => {
-            let enc = encode(call)?;
-            outputs([
-                ("input_ids", enc.input_ids),
-                ("token_type_ids", enc.token_type_ids),
-                ("attention_mask", enc.attention_mask),
-            ])
-        }
-        "embeddings" => {
-            let model = model(call)?;
-            let out = model
-                .embeddings
-                .forward(&call.ids("input_ids")?, &call.ids("token_type_ids")?)?;
-            outputs([("out", out)])
-        }
-        "layer" => {
-            let model = model(call)?;
-            let layer = model
-                .layers
-                .get(call.params.usize("layer")?)
-                .ok_or_else(|| Failure::new("BertModel::layers has too few layers"))?;
-            let mask = ex::padding_mask(&call.input("attention_mask")?)?;
-            outputs([("out", layer.forward(&call.input("hidden")?, Some(&mask))?)])
-        }
-        "bert" => {
-            let model = model(call)?;
-            let out = model.forward(
-                &call.ids("input_ids")?,
-                &call.ids("token_type_ids")?,
-                &call.ids("attention_mask")?,
-            )?;
-            Ok(bert_outputs(vec![], out))
-        }
-        "pretrained" => {
-            let enc = encode(call)?;
-            let model = model(call)?;
-            let out = model.forward(&enc.input_ids, &enc.token_type_ids, &enc.attention_mask)?;
-            let ids = vec![
-                ("input_ids".to_string(), enc.input_ids),
-                ("token_type_ids".to_string(), enc.token_type_ids),
-                ("attention_mask".to_string(), enc.attention_mask),
-            ];
-            Ok(bert_outputs(ids, out))
-        }
-        "train_habit" => train_habit(call),
-        "habit_attention_weights" => {
-            let classifier = habit_classifier(call)?;
-            outputs([(
-                "weights",
-                classifier.attention_weights(&call.input("hidden")?)?,
-            )])
-        }
-        "habit_logits" => {
-            let classifier = habit_classifier(call)?;
-            outputs([("logits", classifier.forward(&call.input("hidden")?)?)])
-        }
-        _ => unknown_op(call),
-    })
+mod ops;
+
+struct Student;
+
+impl ops::Student for Student {
+    fn load(&self, model_dir: PathBuf) -> Result<(), Failure> {
+        tokenizer(&model_dir)?;
+        loaded(&model_dir)?;
+        Ok(())
+    }
+
+    fn tokenize(
+        &self,
+        model_dir: PathBuf,
+        sentences: Vec<String>,
+        pairs: Option<Vec<String>>,
+    ) -> Result<(Tensor, Tensor, Tensor), Failure> {
+        let enc = encode(&model_dir, &sentences, pairs.as_deref())?;
+        Ok((enc.input_ids, enc.token_type_ids, enc.attention_mask))
+    }
+
+    fn embeddings(
+        &self,
+        model_dir: PathBuf,
+        params: Option<Weights>,
+        input_ids: Tensor,
+        token_type_ids: Tensor,
+    ) -> Result<Tensor, Failure> {
+        let model = model(&model_dir, params)?;
+        Ok(model
+            .embeddings
+            .forward(&ids(&input_ids)?, &ids(&token_type_ids)?)?)
+    }
+
+    fn layer(
+        &self,
+        model_dir: PathBuf,
+        params: Option<Weights>,
+        layer: usize,
+        hidden: Tensor,
+        attention_mask: Tensor,
+    ) -> Result<Tensor, Failure> {
+        let model = model(&model_dir, params)?;
+        let layer = model
+            .layers
+            .get(layer)
+            .ok_or_else(|| Failure::new("BertModel::layers has too few layers"))?;
+        let mask = ex::padding_mask(&attention_mask)?;
+        Ok(layer.forward(&hidden, Some(&mask))?)
+    }
+
+    fn bert(
+        &self,
+        model_dir: PathBuf,
+        params: Option<Weights>,
+        input_ids: Tensor,
+        token_type_ids: Tensor,
+        attention_mask: Tensor,
+    ) -> Result<(Tensor, Option<Tensor>), Failure> {
+        let model = model(&model_dir, params)?;
+        let out = model.forward(
+            &ids(&input_ids)?,
+            &ids(&token_type_ids)?,
+            &ids(&attention_mask)?,
+        )?;
+        Ok((out.last_hidden_state, out.pooler_output))
+    }
+
+    fn pretrained(
+        &self,
+        model_dir: PathBuf,
+        params: Option<Weights>,
+        sentences: Vec<String>,
+        pairs: Option<Vec<String>>,
+    ) -> Result<(Tensor, Tensor, Tensor, Tensor, Option<Tensor>), Failure> {
+        let enc = encode(&model_dir, &sentences, pairs.as_deref())?;
+        let model = model(&model_dir, params)?;
+        let out = model.forward(&enc.input_ids, &enc.token_type_ids, &enc.attention_mask)?;
+        Ok((
+            enc.input_ids,
+            enc.token_type_ids,
+            enc.attention_mask,
+            out.last_hidden_state,
+            out.pooler_output,
+        ))
+    }
+
+    /// Trains the head on the frozen BERT of `model_dir`.
+    fn train_habit(
+        &self,
+        model_dir: PathBuf,
+        train_texts: Vec<String>,
+        train_labels: Vec<usize>,
+        test_texts: Vec<String>,
+        max_len: usize,
+        feature_batch: usize,
+        head: HeadConfig,
+        config: TrainConfig,
+    ) -> Result<(Vec<u32>, Vec<f64>), Failure> {
+        let features =
+            |bert: &ex::BertModel, tokenizer: &tokenizers::Tokenizer, texts: &[String]| {
+                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let buckets = ex::frozen_features(bert, tokenizer, &texts, max_len, feature_batch)?;
+                Ok::<_, Failure>(buckets)
+            };
+        let config = ex::TrainConfig {
+            epochs: config.epochs,
+            batch_size: config.batch_size,
+            learning_rate: config.learning_rate,
+            weight_decay: config.weight_decay,
+            seed: config.seed,
+        };
+        let head = head_config(head);
+        let dir = model_dir;
+        let (bert, tokenizer) = (loaded(&dir)?, tokenizer(&dir)?);
+        // The test sentences' features are needed only once the head is
+        // trained: a second thread computes them meanwhile, with a model and
+        // tokenizer of its own (the student's types need not be shareable
+        // between threads), dropped before it ends, under `catch`. If no
+        // thread can start, this one computes them after training.
+        let test_features = || {
+            let bert = ex::BertModel::load(&dir, &Device::Cpu)?;
+            let tokenizer = ex::load_tokenizer(&dir)?;
+            features(&bert, &tokenizer, &test_texts)
+        };
+        let (train_buckets, test_buckets, trained) = std::thread::scope(|scope| {
+            let started = spawn_caught(scope, test_features);
+            let train_buckets = features(&bert, &tokenizer, &train_texts);
+            let trained = match &train_buckets {
+                Ok(buckets) => catch(|| {
+                    let trained = ex::train_classifier(buckets, &train_labels, None, head, config)?;
+                    Ok(trained)
+                }),
+                Err(_) => Err(Failure::new("no features to train on")),
+            };
+            let test_buckets = match started {
+                Ok(thread) => joined(Ok(thread)),
+                Err(_) => features(&bert, &tokenizer, &test_texts),
+            };
+            (train_buckets, test_buckets, trained)
+        });
+        // The first failure in the order the steps would run one after another.
+        train_buckets?;
+        let (test_buckets, trained) = (test_buckets?, trained?);
+        let predicted = ex::predict(&trained.classifier, &test_buckets, test_texts.len())?;
+        let predicted = predicted.iter().map(|&c| c as u32).collect();
+        Ok((predicted, trained.history.loss))
+    }
+
+    fn habit_attention_weights(
+        &self,
+        head: HeadConfig,
+        seed: u64,
+        hidden: Tensor,
+    ) -> Result<Tensor, Failure> {
+        Ok(habit_classifier(head, seed)?.attention_weights(&hidden)?)
+    }
+
+    fn habit_logits(&self, head: HeadConfig, seed: u64, hidden: Tensor) -> Result<Tensor, Failure> {
+        Ok(habit_classifier(head, seed)?.forward(&hidden)?)
+    }
 }
 
-/// The checkpoint folder the judge names.
-fn model_dir(call: &Call) -> Result<PathBuf, Failure> {
-    Ok(PathBuf::from(required(
-        call.params.str("model_dir")?,
-        "model_dir",
-    )?))
+/// Token ids (or a 0/1 mask) as candle indexes with them: u32.
+fn ids(t: &Tensor) -> Result<Tensor, Failure> {
+    Ok(t.to_dtype(DType::U32)?)
 }
 
-fn required<T>(value: Option<T>, name: &str) -> Result<T, Failure> {
-    value.ok_or_else(|| Failure::fixture(format!("the call has no parameter {name:?}")))
-}
-
-/// The checkpoint of `model_dir`, or, when the call sends the weights as
-/// inputs `params__…`, a model built from those with that folder's config.
-fn model(call: &Call) -> Result<Rc<ex::BertModel>, Failure> {
-    let dir = model_dir(call)?;
-    if call.input_names().iter().any(|n| n.starts_with("params__")) {
-        let config = ex::BertConfig::from_dir(&dir)?;
-        Ok(Rc::new(ex::BertModel::new(
-            call.var_builder("params")?,
-            &config,
-        )?))
-    } else {
-        loaded(call)
+/// The checkpoint of `dir`, or, when the call sends the weights as inputs
+/// `params__…`, a model built from those with that folder's config.
+fn model(dir: &Path, params: Option<Weights>) -> Result<Rc<ex::BertModel>, Failure> {
+    match params {
+        Some(params) => {
+            let config = ex::BertConfig::from_dir(dir)?;
+            Ok(Rc::new(ex::BertModel::new(params.var_builder(), &config)?))
+        }
+        None => loaded(dir),
     }
 }
 
@@ -120,37 +207,35 @@ thread_local! {
     static TOKENIZERS: RefCell<HashMap<PathBuf, Rc<tokenizers::Tokenizer>>> = RefCell::default();
 }
 
-/// `BertModel::load` of `model_dir`, once per folder.
-fn loaded(call: &Call) -> Result<Rc<ex::BertModel>, Failure> {
-    let dir = model_dir(call)?;
-    if let Some(model) = MODELS.with(|m| m.borrow().get(&dir).cloned()) {
+/// `BertModel::load` of `dir`, once per folder.
+fn loaded(dir: &Path) -> Result<Rc<ex::BertModel>, Failure> {
+    if let Some(model) = MODELS.with(|m| m.borrow().get(dir).cloned()) {
         return Ok(model);
     }
-    let model = Rc::new(ex::BertModel::load(&dir, &Device::Cpu)?);
-    MODELS.with(|m| m.borrow_mut().insert(dir, model.clone()));
+    let model = Rc::new(ex::BertModel::load(dir, &Device::Cpu)?);
+    MODELS.with(|m| m.borrow_mut().insert(dir.to_path_buf(), model.clone()));
     Ok(model)
 }
 
-/// `load_tokenizer` of `model_dir`, once per folder.
-fn tokenizer(call: &Call) -> Result<Rc<tokenizers::Tokenizer>, Failure> {
-    let dir = model_dir(call)?;
-    if let Some(tokenizer) = TOKENIZERS.with(|t| t.borrow().get(&dir).cloned()) {
+/// `load_tokenizer` of `dir`, once per folder.
+fn tokenizer(dir: &Path) -> Result<Rc<tokenizers::Tokenizer>, Failure> {
+    if let Some(tokenizer) = TOKENIZERS.with(|t| t.borrow().get(dir).cloned()) {
         return Ok(tokenizer);
     }
-    let tokenizer = Rc::new(ex::load_tokenizer(&dir)?);
-    TOKENIZERS.with(|t| t.borrow_mut().insert(dir, tokenizer.clone()));
+    let tokenizer = Rc::new(ex::load_tokenizer(dir)?);
+    TOKENIZERS.with(|t| t.borrow_mut().insert(dir.to_path_buf(), tokenizer.clone()));
     Ok(tokenizer)
 }
 
-/// The params `sentences` and optional `pairs`, tokenized.
-fn encode(call: &Call) -> Result<ex::Encoded, Failure> {
-    let tokenizer = tokenizer(call)?;
-    let sentences: Vec<String> = required(call.params.value("sentences")?, "sentences")?;
-    let pairs: Option<Vec<String>> = call.params.value("pairs")?;
+/// `sentences` and the optional `pairs`, tokenized.
+fn encode(
+    dir: &Path,
+    sentences: &[String],
+    pairs: Option<&[String]>,
+) -> Result<ex::Encoded, Failure> {
+    let tokenizer = tokenizer(dir)?;
     let sentences: Vec<&str> = sentences.iter().map(String::as_str).collect();
-    let pairs: Option<Vec<&str>> = pairs
-        .as_ref()
-        .map(|p| p.iter().map(String::as_str).collect());
+    let pairs: Option<Vec<&str>> = pairs.map(|p| p.iter().map(String::as_str).collect());
     Ok(ex::encode(
         &tokenizer,
         &sentences,
@@ -160,97 +245,26 @@ fn encode(call: &Call) -> Result<ex::Encoded, Failure> {
     )?)
 }
 
-/// `last_hidden_state`, and `pooler_output` when the model returned one.
-fn bert_outputs(mut named: Outputs, out: ex::BertOutput) -> Outputs {
-    named.push(("last_hidden_state".to_string(), out.last_hidden_state));
-    if let Some(pooled) = out.pooler_output {
-        named.push(("pooler_output".to_string(), pooled));
+fn head_config(head: HeadConfig) -> ex::HeadConfig {
+    ex::HeadConfig {
+        hidden_size: head.hidden_size,
+        num_queries: head.num_queries,
+        attention_heads: head.attention_heads,
+        attention_dim: head.attention_dim,
+        mlp_hidden: head.mlp_hidden,
+        classes: head.classes,
     }
-    named
 }
 
-fn head_config(call: &Call) -> Result<ex::HeadConfig, Failure> {
-    let p = &call.params;
-    Ok(ex::HeadConfig {
-        hidden_size: p.usize("hidden_size")?,
-        num_queries: p.usize("num_queries")?,
-        attention_heads: p.usize("attention_heads")?,
-        attention_dim: p.usize("attention_dim")?,
-        mlp_hidden: p.usize("mlp_hidden")?,
-        classes: p.usize("classes")?,
-    })
-}
-
-/// A freshly built head, its weights from `seeded_init` with the param `seed`.
-fn habit_classifier(call: &Call) -> Result<ex::HabitClassifier, Failure> {
+/// A freshly built head, its weights from `seeded_init(seed)`.
+fn habit_classifier(head: HeadConfig, seed: u64) -> Result<ex::HabitClassifier, Failure> {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let classifier = ex::HabitClassifier::new(vb, head_config(call)?)?;
-    ex::seeded_init(&varmap, call.params.usize("seed")? as u64)?;
+    let classifier = ex::HabitClassifier::new(vb, head_config(head))?;
+    ex::seeded_init(&varmap, seed)?;
     Ok(classifier)
 }
 
-/// Trains the head on the frozen BERT of `model_dir` with the sent training
-/// sentences and labels and budget; returns its predictions on the sent
-/// test sentences (`predicted`, u32) and the loss of each epoch (`loss`).
-fn train_habit(call: &Call) -> Result<Outputs, Failure> {
-    let p = &call.params;
-    let train: Vec<String> = required(p.value("train_texts")?, "train_texts")?;
-    let labels: Vec<usize> = required(p.value("train_labels")?, "train_labels")?;
-    let test: Vec<String> = required(p.value("test_texts")?, "test_texts")?;
-    let (max_len, batch) = (p.usize("max_len")?, p.usize("feature_batch")?);
-    let features = |bert: &ex::BertModel, tokenizer: &tokenizers::Tokenizer, texts: &[String]| {
-        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let buckets = ex::frozen_features(bert, tokenizer, &texts, max_len, batch)?;
-        Ok::<_, Failure>(buckets)
-    };
-    let config = ex::TrainConfig {
-        epochs: p.usize("epochs")?,
-        batch_size: p.usize("batch_size")?,
-        learning_rate: required(p.f64("learning_rate")?, "learning_rate")?,
-        weight_decay: required(p.f64("weight_decay")?, "weight_decay")?,
-        seed: p.usize("seed")? as u64,
-    };
-    let head = head_config(call)?;
-    let dir = model_dir(call)?;
-    let (bert, tokenizer) = (loaded(call)?, tokenizer(call)?);
-    // The test sentences' features are needed only once the head is
-    // trained: a second thread computes them meanwhile, with a model and
-    // tokenizer of its own (the student's types need not be shareable
-    // between threads), dropped before it ends, under `catch`. If no thread
-    // can start, this one computes them after training.
-    let test_features = || {
-        let bert = ex::BertModel::load(&dir, &Device::Cpu)?;
-        let tokenizer = ex::load_tokenizer(&dir)?;
-        features(&bert, &tokenizer, &test)
-    };
-    let (train_buckets, test_buckets, trained) = std::thread::scope(|scope| {
-        let started = spawn_caught(scope, test_features);
-        let train_buckets = features(&bert, &tokenizer, &train);
-        let trained = match &train_buckets {
-            Ok(buckets) => catch(|| {
-                let trained = ex::train_classifier(buckets, &labels, None, head, config)?;
-                Ok(trained)
-            }),
-            Err(_) => Err(Failure::new("no features to train on")),
-        };
-        let test_buckets = match started {
-            Ok(thread) => joined(Ok(thread)),
-            Err(_) => features(&bert, &tokenizer, &test),
-        };
-        (train_buckets, test_buckets, trained)
-    });
-    // The first failure in the order the steps would run one after another.
-    train_buckets?;
-    let (test_buckets, trained) = (test_buckets?, trained?);
-    let predicted = ex::predict(&trained.classifier, &test_buckets, test.len())?;
-    let predicted: Vec<u32> = predicted.iter().map(|&c| c as u32).collect();
-    let loss = trained.history.loss;
-    outputs([
-        (
-            "predicted",
-            Tensor::new(predicted.as_slice(), &Device::Cpu)?,
-        ),
-        ("loss", Tensor::new(loss.as_slice(), &Device::Cpu)?),
-    ])
+fn main() {
+    ops::serve(Student)
 }

@@ -1,6 +1,6 @@
-//! Exercise 09's adapter: op name → the student's function. The judge
-//! (`grader/checks/09-flash-attention`) sends the inputs and judges the
-//! outputs.
+//! Exercise 09's adapter: each op (declared in `ops.rs`) → the student's
+//! function. The judge (`grader/checks/09-flash-attention`) sends the
+//! inputs and judges the outputs.
 //!
 //! Besides the four ops of the fixture cases, two measure: `memory` returns
 //! the peak heap bytes that the student's forward and backward allocate
@@ -17,8 +17,9 @@ use solution as ex;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor, Var, D};
-use grader_kit::adapter::{outputs, serve, unknown_op, Call, Outputs};
-use grader_kit::{Failure, Inputs};
+use grader_kit::Failure;
+
+mod ops;
 
 #[global_allocator]
 static ALLOC: counting::CountingAlloc = counting::CountingAlloc;
@@ -31,78 +32,95 @@ fn main() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         std::env::set_var("FLASH_ATTENTION_THREADS", cores.min(16).to_string());
     }
-    serve(|call| {
-        let is_causal = call.params.bool("is_causal")?;
-        let scale = call.params.f64("scale")?;
-        let tiles: Option<(usize, usize)> = call.params.value("tiles")?;
-        match call.op.as_str() {
-            "online_softmax" => {
-                let x = call.input("x")?.to_vec1::<f32>()?;
-                let out = ex::online_softmax(&x);
-                let n = out.len();
-                outputs([("out", Tensor::from_vec(out, n, &Device::Cpu)?)])
-            }
-            "flash_forward" => {
-                let (out, lse) = ex::flash_forward(
-                    &call.input("q")?,
-                    &call.input("k")?,
-                    &call.input("v")?,
-                    is_causal,
-                    scale,
-                    tiles,
-                )?;
-                outputs([("out", out), ("lse", lse)])
-            }
-            "flash_backward" => {
-                let (dq, dk, dv) = ex::flash_backward(
-                    &call.input("q")?,
-                    &call.input("k")?,
-                    &call.input("v")?,
-                    &call.input("out")?,
-                    &call.input("lse")?,
-                    &call.input("d_out")?,
-                    is_causal,
-                    scale,
-                    tiles,
-                )?;
-                outputs([("dq", dq), ("dk", dk), ("dv", dv)])
-            }
-            "flash_attention" => autograd(call, is_causal, scale, tiles),
-            "memory" => memory(call, is_causal),
-            "speed" => speed(call, is_causal),
-            _ => unknown_op(call),
-        }
-    })
+    ops::serve(Student)
 }
 
-/// The student's `FlashAttention` op through candle's autograd: out =
-/// apply_op3(q, k, v), loss = sum(out · d_out), then the gradients of q, k
-/// and v (a gradient that does not reach its input is left out, for the
-/// judge to report).
-fn autograd(
-    call: &Call,
-    is_causal: bool,
-    scale: Option<f64>,
-    tiles: Option<(usize, usize)>,
-) -> Result<Outputs, Failure> {
-    let q = Var::from_tensor(&call.input("q")?.contiguous()?)?;
-    let k = Var::from_tensor(&call.input("k")?.contiguous()?)?;
-    let v = Var::from_tensor(&call.input("v")?.contiguous()?)?;
-    let op = ex::FlashAttention::new(is_causal, scale, tiles);
-    let out = q.as_tensor().apply_op3(k.as_tensor(), v.as_tensor(), op)?;
-    let grads = (&out * &call.input("d_out")?)?.sum_all()?.backward()?;
-    let mut named = vec![("out".to_string(), out.detach())];
-    for (name, var) in [("dq", &q), ("dk", &k), ("dv", &v)] {
-        if let Some(g) = grads.get(var.as_tensor()) {
-            named.push((name.to_string(), g.clone()));
-        }
+struct Student;
+
+impl ops::Student for Student {
+    fn online_softmax(&self, x: Tensor) -> Result<Tensor, Failure> {
+        let out = ex::online_softmax(&x.to_vec1::<f32>()?);
+        let n = out.len();
+        Ok(Tensor::from_vec(out, n, &Device::Cpu)?)
     }
-    Ok(named)
-}
 
-/// A number as a one-element f64 tensor.
-fn number(x: f64) -> Result<Tensor, Failure> {
-    Ok(Tensor::new(&[x], &Device::Cpu)?)
+    fn flash_forward(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        is_causal: bool,
+        scale: Option<f64>,
+        tiles: Option<(usize, usize)>,
+    ) -> Result<(Tensor, Tensor), Failure> {
+        Ok(ex::flash_forward(&q, &k, &v, is_causal, scale, tiles)?)
+    }
+
+    fn flash_backward(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        out: Tensor,
+        lse: Tensor,
+        d_out: Tensor,
+        is_causal: bool,
+        scale: Option<f64>,
+        tiles: Option<(usize, usize)>,
+    ) -> Result<(Tensor, Tensor, Tensor), Failure> {
+        Ok(ex::flash_backward(
+            &q, &k, &v, &out, &lse, &d_out, is_causal, scale, tiles,
+        )?)
+    }
+
+    /// The student's `FlashAttention` op through candle's autograd: out =
+    /// apply_op3(q, k, v), loss = sum(out · d_out), then the gradients of
+    /// q, k and v (a gradient that does not reach its input is left out,
+    /// for the judge to report).
+    fn flash_attention(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        d_out: Tensor,
+        is_causal: bool,
+        scale: Option<f64>,
+        tiles: Option<(usize, usize)>,
+    ) -> Result<(Tensor, Option<Tensor>, Option<Tensor>, Option<Tensor>), Failure> {
+        let q = Var::from_tensor(&q.contiguous()?)?;
+        let k = Var::from_tensor(&k.contiguous()?)?;
+        let v = Var::from_tensor(&v.contiguous()?)?;
+        let op = ex::FlashAttention::new(is_causal, scale, tiles);
+        let out = q.as_tensor().apply_op3(k.as_tensor(), v.as_tensor(), op)?;
+        let grads = (&out * &d_out)?.sum_all()?.backward()?;
+        let grad = |var: &Var| grads.get(var.as_tensor()).cloned();
+        Ok((out.detach(), grad(&q), grad(&k), grad(&v)))
+    }
+
+    fn memory(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        d_out: Tensor,
+        is_causal: bool,
+        threads: usize,
+    ) -> Result<(f64, f64), Failure> {
+        memory(q, k, v, d_out, is_causal, threads)
+    }
+
+    fn speed(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        d_out: Tensor,
+        is_causal: bool,
+        reps: usize,
+        naive_reps: usize,
+    ) -> Result<(f64, f64, f64, f64), Failure> {
+        speed(q, k, v, d_out, is_causal, reps, naive_reps)
+    }
 }
 
 /// The peak bytes allocated, beyond what was allocated before, while the
@@ -111,14 +129,14 @@ fn number(x: f64) -> Result<Tensor, Failure> {
 /// subtracts them. The param `threads` is put in FLASH_ATTENTION_THREADS for
 /// the two calls, so that the per-thread tiles counted are the same on every
 /// machine.
-fn memory(call: &Call, is_causal: bool) -> Result<Outputs, Failure> {
-    let (q, k, v, d_out) = (
-        call.input("q")?,
-        call.input("k")?,
-        call.input("v")?,
-        call.input("d_out")?,
-    );
-    let threads = call.params.usize("threads")?;
+fn memory(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    d_out: Tensor,
+    is_causal: bool,
+    threads: usize,
+) -> Result<(f64, f64), Failure> {
     let saved = std::env::var_os("FLASH_ATTENTION_THREADS");
     std::env::set_var("FLASH_ATTENTION_THREADS", threads.to_string());
     let measured = (|| {
@@ -136,25 +154,23 @@ fn memory(call: &Call, is_causal: bool) -> Result<Outputs, Failure> {
         None => std::env::remove_var("FLASH_ATTENTION_THREADS"),
     }
     let (fwd_peak, bwd_peak) = measured?;
-    outputs([
-        ("forward_peak", number(fwd_peak as f64)?),
-        ("backward_peak", number(bwd_peak as f64)?),
-    ])
+    Ok((fwd_peak as f64, bwd_peak as f64))
 }
 
 /// Seconds (the fastest of `reps` runs, after a warm-up) of the student's
 /// `flash_forward` and `flash_backward`, and of the naive path's forward and
 /// backward (candle's autograd through [`naive`]; the fastest of
 /// `naive_reps` runs, without a warm-up: it is slow), on the same inputs.
-fn speed(call: &Call, is_causal: bool) -> Result<Outputs, Failure> {
-    let (q, k, v, d_out) = (
-        call.input("q")?,
-        call.input("k")?,
-        call.input("v")?,
-        call.input("d_out")?,
-    );
-    let reps = call.params.usize("reps")?.max(1);
-    let naive_reps = call.params.usize("naive_reps")?.max(1);
+fn speed(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    d_out: Tensor,
+    is_causal: bool,
+    reps: usize,
+    naive_reps: usize,
+) -> Result<(f64, f64, f64, f64), Failure> {
+    let (reps, naive_reps) = (reps.max(1), naive_reps.max(1));
     let (out, lse) = ex::flash_forward(&q, &k, &v, is_causal, None, None)?;
     let flash_forward = fastest_secs(reps, true, || {
         ex::flash_forward(&q, &k, &v, is_causal, None, None)?;
@@ -183,12 +199,7 @@ fn speed(call: &Call, is_causal: bool) -> Result<Outputs, Failure> {
         loss.backward()?;
         Ok(untimed)
     })?;
-    outputs([
-        ("flash_forward", number(flash_forward)?),
-        ("flash_backward", number(flash_backward)?),
-        ("naive_forward", number(naive_forward)?),
-        ("naive_backward", number(naive_backward)?),
-    ])
+    Ok((flash_forward, flash_backward, naive_forward, naive_backward))
 }
 
 /// The fewest wall-clock seconds of `reps` runs of `f` (after a warm-up

@@ -4,11 +4,11 @@
 //! (`grader/adapters/02-masked-attention`); `ex` below calls it.
 
 use candle_core::{DType, Device, Tensor};
-use ex::AttnMask;
 use grader_kit::compare::compare;
 use grader_kit::properties::{self, random_allowed, Qkv, PROPERTY_TOLERANCE};
 use grader_kit::random::randn;
-use grader_kit::{CheckResult, Failure, Fixtures, Worker};
+use grader_kit::{Case, CheckResult, Failure, Fixtures, Worker};
+use ops::AttnMask;
 use rand::rngs::StdRng;
 use rand::Rng;
 
@@ -24,21 +24,24 @@ fn main() {
 
 fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
-        fixtures.unknown_ops(
-            worker,
-            &["causal_mask", "masked_attention_weights", "masked_sdpa"],
-        );
-        fixtures.run_op(worker, "causal mask", "causal_mask", |case| {
-            let out = case.call()?;
-            u8_mask("causal_mask", &out.get("mask")?)?;
-            case.check_outputs(&out)
-        });
-        fixtures.judge_op(
-            worker,
-            "masked attention weights",
-            "masked_attention_weights",
-        );
-        fixtures.judge_op(worker, "masked attention", "masked_sdpa");
+        // Each fixture op once: its group and its check.
+        let judged: [(&str, &str, CaseCheck); 3] = [
+            ("causal mask", "causal_mask", |case| {
+                let out = case.call()?;
+                u8_mask("causal_mask", &out.get("mask")?)?;
+                case.check_outputs(&out)
+            }),
+            (
+                "masked attention weights",
+                "masked_attention_weights",
+                judge,
+            ),
+            ("masked attention", "masked_sdpa", judge),
+        ];
+        fixtures.unknown_ops(worker, &judged.map(|(_, op, _)| op));
+        for (group, op, check) in judged {
+            fixtures.run_op(worker, group, op, check);
+        }
     }
 
     worker.property("causal-mask-is-lower-triangular", |rng| {
@@ -219,6 +222,14 @@ fn checks(worker: &mut Worker) {
     });
 }
 
+/// How a fixture op's cases are judged.
+type CaseCheck = fn(&Case) -> CheckResult;
+
+/// A fixture case's outputs against its expected ones.
+fn judge(case: &Case) -> CheckResult {
+    case.check_outputs(&case.call()?)
+}
+
 /// The student's masks are u8, as `AttnMask::Bool` expects.
 fn u8_mask(what: &str, mask: &Tensor) -> CheckResult {
     if mask.dtype() != DType::U8 {
@@ -267,81 +278,7 @@ fn random_mask(rng: &mut StdRng, qkv: &Qkv, p: f64, empty_row: f64) -> Tensor {
     random_allowed(rng, &shape, p, empty_row)
 }
 
-/// The student's functions, called in the adapter.
-mod ex {
-    use candle_core::Tensor;
-    use grader_kit::client::call;
-    use grader_kit::Failure;
-    use serde_json::{json, Value};
-
-    /// Exercise 02's mask, as the judge sends it: `Bool` (u8, 1 = takes
-    /// part) or `Float` (added to the scores).
-    #[derive(Debug, Clone)]
-    pub enum AttnMask {
-        Bool(Tensor),
-        Float(Tensor),
-    }
-
-    /// The param `mask_kind` and the input `mask` of an op, as fixture
-    /// cases name them.
-    fn mask_args(mask: Option<&AttnMask>) -> (&'static str, Option<&Tensor>) {
-        match mask {
-            None => ("none", None),
-            Some(AttnMask::Bool(m)) => ("bool", Some(m)),
-            Some(AttnMask::Float(m)) => ("float", Some(m)),
-        }
-    }
-
-    fn call_masked<'a>(
-        op: &str,
-        mut params: Value,
-        mut inputs: Vec<(&str, &'a Tensor)>,
-        mask: Option<&'a AttnMask>,
-    ) -> Result<grader_kit::client::Outputs, Failure> {
-        let (kind, tensor) = mask_args(mask);
-        params["mask_kind"] = json!(kind);
-        inputs.extend(tensor.map(|m| ("mask", m)));
-        call(op, params, &inputs)
-    }
-
-    pub fn causal_mask(l: usize, s: usize) -> Result<Tensor, Failure> {
-        call("causal_mask", json!({ "l": l, "s": s }), &[])?.get("mask")
-    }
-
-    pub fn additive_mask(mask: &AttnMask) -> Result<Tensor, Failure> {
-        call_masked("additive_mask", json!({}), vec![], Some(mask))?.get("out")
-    }
-
-    pub fn masked_attention_weights(
-        q: &Tensor,
-        k: &Tensor,
-        attn_mask: Option<&AttnMask>,
-        is_causal: bool,
-        scale: Option<f64>,
-    ) -> Result<Tensor, Failure> {
-        call_masked(
-            "masked_attention_weights",
-            json!({ "is_causal": is_causal, "scale": scale }),
-            vec![("q", q), ("k", k)],
-            attn_mask,
-        )?
-        .get("weights")
-    }
-
-    pub fn scaled_dot_product_attention(
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        attn_mask: Option<&AttnMask>,
-        is_causal: bool,
-        scale: Option<f64>,
-    ) -> Result<Tensor, Failure> {
-        call_masked(
-            "masked_sdpa",
-            json!({ "is_causal": is_causal, "scale": scale }),
-            vec![("q", q), ("k", k), ("v", v)],
-            attn_mask,
-        )?
-        .get("out")
-    }
-}
+/// The student's functions, called in the adapter: the ops it declares.
+#[path = "../../../adapters/02-masked-attention/src/ops.rs"]
+mod ops;
+use ops::call as ex;

@@ -1,18 +1,16 @@
 //! Exercise 03's judge: the fixture cases of the seed's `SelfAttentionHead`
 //! (without and with masks), then properties on fresh random heads. The
 //! student's head runs in its adapter (`grader/adapters/03-head`); `Head`
-//! below keeps a head's weights here and calls it.
+//! below keeps a head's weights here and calls it (`ex`, the ops it
+//! declares).
 
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
-use grader_kit::client::call;
-use grader_kit::inputs::as_inputs;
 use grader_kit::properties;
 use grader_kit::random::randn;
 use grader_kit::{Failure, Fixtures, Worker};
 use rand::Rng;
-use serde_json::json;
 
 const EXERCISE: &str = "03-head";
 
@@ -52,20 +50,11 @@ struct Head {
 impl Head {
     /// `mask`: exercise 02's, u8 (1 = may attend) or f32 (additive).
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor, Failure> {
-        let mut inputs = as_inputs("params", &self.params);
-        inputs.push(("x".to_string(), x.clone()));
-        inputs.extend(mask.map(|m| ("mask".to_string(), m.clone())));
-        let inputs: Vec<(&str, &Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        call(
-            if mask.is_some() {
-                "head_masked"
-            } else {
-                "head"
-            },
-            json!({ "model_dim": self.model_dim, "qk_dim": self.qk_dim }),
-            &inputs,
-        )?
-        .get("out")
+        let (params, model_dim, qk_dim) = (&self.params, self.model_dim, self.qk_dim);
+        match mask {
+            Some(_) => ex::head_masked(params, model_dim, qk_dim, x, mask),
+            None => ex::head(params, model_dim, qk_dim, x, None),
+        }
     }
 }
 
@@ -105,3 +94,8 @@ fn causal(len: usize) -> Result<Tensor, Failure> {
         .collect();
     Ok(Tensor::from_vec(data, (len, len), &Device::Cpu)?)
 }
+
+/// The student's head, called in the adapter: the ops it declares.
+#[path = "../../../adapters/03-head/src/ops.rs"]
+mod ops;
+use ops::call as ex;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
-use ex::MultiheadAttention;
+use grader_kit::ops::random_weights;
 use grader_kit::properties::{self, PROPERTY_TOLERANCE};
 use grader_kit::random::{bernoulli_mask, randn};
 use grader_kit::{compare::compare, Case, CheckResult, Failure, Fixtures, Worker};
@@ -16,27 +16,25 @@ use rand::Rng;
 
 const EXERCISE: &str = "04-multi-head";
 
-/// The `mha` ops, each graded as its own group.
-const MHA_OPS: [(&str, &str); 4] = [
-    ("self-attention", "mha_self"),
-    ("cross-attention", "mha_cross"),
-    ("masks", "mha_masked"),
-    ("returned weights", "mha_weights"),
-];
-
 fn main() {
     grader_kit::run(checks);
 }
 
 fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
-        let mut known = vec!["split_heads", "combine_heads"];
-        known.extend(MHA_OPS.map(|(_, op)| op));
-        fixtures.unknown_ops(worker, &known);
-        fixtures.judge_op(worker, "split and combine heads", "split_heads");
-        fixtures.judge_op(worker, "split and combine heads", "combine_heads");
-        for (group, op) in MHA_OPS {
-            fixtures.run_op(worker, group, op, judge_mha);
+        // Each fixture op once: its group and its check (the `mha` ops
+        // each graded as its own group).
+        let judged: [(&str, &str, CaseCheck); 6] = [
+            ("split and combine heads", "split_heads", judge),
+            ("split and combine heads", "combine_heads", judge),
+            ("self-attention", "mha_self", judge_mha),
+            ("cross-attention", "mha_cross", judge_mha),
+            ("masks", "mha_masked", judge_mha),
+            ("returned weights", "mha_weights", judge_mha),
+        ];
+        fixtures.unknown_ops(worker, &judged.map(|(_, op, _)| op));
+        for (group, op, check) in judged {
+            fixtures.run_op(worker, group, op, check);
         }
     }
     worker.property("token-permutation-equivariance", |rng| {
@@ -73,6 +71,14 @@ fn checks(worker: &mut Worker) {
     worker.property("one-head-equals-exercise-03", one_head_equals_exercise_03);
 }
 
+/// How a fixture op's cases are judged.
+type CaseCheck = fn(&Case) -> CheckResult;
+
+/// A fixture case's outputs against its expected ones.
+fn judge(case: &Case) -> CheckResult {
+    case.check_outputs(&case.call()?)
+}
+
 /// One fixture case of `nn.MultiheadAttention(batch_first=True)`: the
 /// output, then the weights exactly when `need_weights`.
 fn judge_mha(case: &Case) -> CheckResult {
@@ -92,19 +98,6 @@ fn judge_mha(case: &Case) -> CheckResult {
     }
 }
 
-/// Parameters drawn from N(0, scale²) in the order of `specs`.
-fn random_params(
-    rng: &mut impl Rng,
-    specs: &[(&str, Vec<usize>)],
-    scale: f64,
-) -> Result<HashMap<String, Tensor>, Failure> {
-    let mut params = HashMap::new();
-    for (name, shape) in specs {
-        params.insert(name.to_string(), (randn(rng, shape) * scale)?);
-    }
-    Ok(params)
-}
-
 /// A module with random weights and a random input (B, L, E).
 fn random_mha(rng: &mut impl Rng) -> Result<(MultiheadAttention, Tensor), Failure> {
     let heads = rng.random_range(1..=4);
@@ -116,7 +109,7 @@ fn random_mha(rng: &mut impl Rng) -> Result<(MultiheadAttention, Tensor), Failur
         ("out_proj.weight", vec![embed, embed]),
         ("out_proj.bias", vec![embed]),
     ];
-    let mha = MultiheadAttention::new(random_params(rng, &specs, 0.5)?, embed, heads);
+    let mha = MultiheadAttention::new(random_weights(rng, &specs, 0.5)?, embed, heads);
     Ok((mha, randn(rng, &[batch, len, embed])))
 }
 
@@ -165,7 +158,7 @@ fn one_head_equals_exercise_03(rng: &mut rand::rngs::StdRng) -> CheckResult {
     // Exercise 04 runs first, so that an untouched 04 reports its own todo!().
     let mha = MultiheadAttention::new(mha_weights, embed, 1);
     let (got, _) = mha.forward(&x, None, Some(&forbidden), false, true)?;
-    let expected = ex::exercise_03_head(&weights, embed, &x, &allowed)?;
+    let expected = ex::head_masked(&weights, embed, embed, &x, Some(&allowed))?;
     compare("output", &got, &expected, PROPERTY_TOLERANCE).map_err(|f| {
         f.context(
             "a 1-head module with your exercise-03 head's W_Q, W_K, W_V, an identity out_proj and the same causal mask should give that head's output",
@@ -173,100 +166,61 @@ fn one_head_equals_exercise_03(rng: &mut rand::rngs::StdRng) -> CheckResult {
     })
 }
 
-/// The student's code, called in the adapter.
-mod ex {
-    use std::collections::HashMap;
+/// The student's `MultiheadAttention` (self-attention, no kdim/vdim): its
+/// parameters stay here and go with each call.
+struct MultiheadAttention {
+    params: HashMap<String, Tensor>,
+    sizes: MhaSizes,
+}
 
-    use candle_core::Tensor;
-    use grader_kit::client::call;
-    use grader_kit::inputs::as_inputs;
-    use grader_kit::Failure;
-    use serde_json::json;
-
-    /// The student's `MultiheadAttention` (self-attention, no kdim/vdim):
-    /// its parameters stay here and go with each call.
-    pub struct MultiheadAttention {
-        params: HashMap<String, Tensor>,
-        embed_dim: usize,
-        num_heads: usize,
+impl MultiheadAttention {
+    fn new(params: HashMap<String, Tensor>, embed_dim: usize, num_heads: usize) -> Self {
+        let sizes = MhaSizes {
+            embed_dim,
+            num_heads,
+            kdim: None,
+            vdim: None,
+        };
+        MultiheadAttention { params, sizes }
     }
 
-    impl MultiheadAttention {
-        pub fn new(params: HashMap<String, Tensor>, embed_dim: usize, num_heads: usize) -> Self {
-            MultiheadAttention {
-                params,
-                embed_dim,
-                num_heads,
-            }
-        }
-
-        /// Self-attention of `x` with the given masks (u8: PyTorch's bool
-        /// convention, 1 = may NOT attend); returns (out, weights). The op is
-        /// the fixture op of the same computation, so that trusted mode
-        /// compares it with the reference.
-        pub fn forward(
-            &self,
-            x: &Tensor,
-            key_padding_mask: Option<&Tensor>,
-            attn_mask: Option<&Tensor>,
-            need_weights: bool,
-            average_attn_weights: bool,
-        ) -> Result<(Tensor, Option<Tensor>), Failure> {
-            let op = match (need_weights, key_padding_mask.or(attn_mask)) {
-                (true, _) => "mha_weights",
-                (false, Some(_)) => "mha_masked",
-                (false, None) => "mha_self",
-            };
-            let mut inputs = as_inputs("params", &self.params);
-            inputs.extend(
-                [
-                    ("key_padding_mask", key_padding_mask),
-                    ("attn_mask", attn_mask),
-                ]
-                .into_iter()
-                .filter_map(|(name, mask)| mask.map(|m| (name.to_string(), m.clone()))),
-            );
-            for name in ["query", "key", "value"] {
-                inputs.push((name.to_string(), x.clone()));
-            }
-            let named: Vec<(&str, &Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
-            let outputs = call(
-                op,
-                json!({
-                    "embed_dim": self.embed_dim,
-                    "num_heads": self.num_heads,
-                    "need_weights": need_weights,
-                    "average_attn_weights": average_attn_weights,
-                }),
-                &named,
-            )?;
-            Ok((outputs.get("out")?, outputs.0.get("weights").cloned()))
-        }
-
-        /// Self-attention without masks or weights: the output only.
-        pub fn self_attend(&self, x: &Tensor) -> Result<Tensor, Failure> {
-            Ok(self.forward(x, None, None, false, true)?.0)
-        }
-    }
-
-    /// The student's exercise-03 `SelfAttentionHead` with parameters
-    /// `Q.*`, `K.*`, `V.*` (qk_dim = model_dim) on `x` with the bool mask
-    /// `allowed` (1 = may attend).
-    pub fn exercise_03_head(
-        params: &HashMap<String, Tensor>,
-        model_dim: usize,
+    /// Self-attention of `x` with the given masks (u8: PyTorch's bool
+    /// convention, 1 = may NOT attend); returns (out, weights). The op is
+    /// the fixture op of the same computation, so that trusted mode
+    /// compares it with the reference.
+    fn forward(
+        &self,
         x: &Tensor,
-        allowed: &Tensor,
-    ) -> Result<Tensor, Failure> {
-        let mut inputs = as_inputs("params", params);
-        inputs.push(("x".to_string(), x.clone()));
-        inputs.push(("mask".to_string(), allowed.clone()));
-        let named: Vec<(&str, &Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        call(
-            "head_masked",
-            json!({ "model_dim": model_dim, "qk_dim": model_dim }),
-            &named,
-        )?
-        .get("out")
+        key_padding_mask: Option<&Tensor>,
+        attn_mask: Option<&Tensor>,
+        need_weights: bool,
+        average_attn_weights: bool,
+    ) -> Result<(Tensor, Option<Tensor>), Failure> {
+        let op = match (need_weights, key_padding_mask.or(attn_mask)) {
+            (true, _) => ex::mha_weights,
+            (false, Some(_)) => ex::mha_masked,
+            (false, None) => ex::mha_self,
+        };
+        op(
+            &self.params,
+            self.sizes,
+            x,
+            x,
+            x,
+            key_padding_mask,
+            attn_mask,
+            need_weights,
+            average_attn_weights,
+        )
+    }
+
+    /// Self-attention without masks or weights: the output only.
+    fn self_attend(&self, x: &Tensor) -> Result<Tensor, Failure> {
+        Ok(self.forward(x, None, None, false, true)?.0)
     }
 }
+
+/// The student's code, called in the adapter: the ops it declares.
+#[path = "../../../adapters/04-multi-head/src/ops.rs"]
+mod ops;
+use ops::{call as ex, MhaSizes};

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use candle_core::{Tensor, D};
-use ex::{DecoderConfig, DecoderLayer};
 use grader_kit::compare::compare;
+use grader_kit::ops::random_weights;
 use grader_kit::properties::{self, PROPERTY_TOLERANCE};
 use grader_kit::random::randn;
 use grader_kit::{Failure, Fixtures, Worker};
@@ -49,8 +49,8 @@ fn checks(worker: &mut Worker) {
         let shape = [rng.random_range(1..=3), rng.random_range(1..=6), config.d_model];
         let x = randn(rng, &shape);
         for depth in 0..=3 {
-            let params = random_params(rng, &layer_specs(&config, depth), 0.3)?;
-            let out = ex::decoder(&params, &config, depth, &x)?;
+            let params = random_weights(rng, &layer_specs(&config, depth), 0.3)?;
+            let out = ex::decoder(Some(&params), &config, depth, &x)?;
             if out.dims() != x.dims() {
                 return Err(Failure::new(format!(
                     "a stack of {depth} layers turned an input of shape {:?} into {:?}; every layer must keep (B, L, d_model) so that layers stack",
@@ -70,7 +70,7 @@ fn checks(worker: &mut Worker) {
             ("bias".to_string(), ones.zeros_like()?),
         ]);
         // A negligible eps, so that the variance comes out as 1 to f32 precision.
-        let y = ex::layer_norm(&params, 1e-12, &x)?;
+        let y = ex::layer_norm(&params, Some(1e-12), &x)?;
         let mean = y.mean_keepdim(D::Minus1)?;
         compare("row means", &mean, &mean.zeros_like()?, PROPERTY_TOLERANCE)
             .map_err(|f| f.context("with weight 1 and bias 0, every row must have mean 0"))?;
@@ -83,10 +83,10 @@ fn checks(worker: &mut Worker) {
         let dim = rng.random_range(2..=8);
         let x = randn(rng, &[2, 3, dim]);
         let specs = ["weight", "bias"].map(|n| (n.to_string(), vec![dim]));
-        let params = random_params(rng, &specs, 1.0)?;
+        let params = random_weights(rng, &specs, 1.0)?;
         let probe = randn(rng, &[2, 3, dim]);
         // The gradient of sum(LayerNorm(x) · probe) with respect to x.
-        let grad = ex::layer_norm_grad(&params, 1e-5, &x, &probe)?.ok_or_else(|| {
+        let grad = ex::layer_norm_grad(&params, Some(1e-5), &x, &probe)?.ok_or_else(|| {
             Failure::new(
                 "no gradient reaches the LayerNorm's input: build it from basic tensor operations (candle_nn's fused layer norm passes none), so that exercise 06 can train through it",
             )
@@ -109,22 +109,14 @@ fn random_config(rng: &mut impl Rng) -> DecoderConfig {
         d_model: nhead * head_dim,
         nhead,
         dim_feedforward: rng.random_range(1..=12),
-        activation: if rng.random_bool(0.5) { "relu" } else { "gelu" },
+        activation: if rng.random_bool(0.5) {
+            Activation::Relu
+        } else {
+            Activation::Gelu
+        },
+        layer_norm_eps: 1e-5,
         norm_first: rng.random_bool(0.5),
     }
-}
-
-/// Parameters drawn from N(0, scale²) in the order of `specs`.
-fn random_params(
-    rng: &mut impl Rng,
-    specs: &[(String, Vec<usize>)],
-    scale: f64,
-) -> Result<HashMap<String, Tensor>, Failure> {
-    let mut params = HashMap::new();
-    for (name, shape) in specs {
-        params.insert(name.clone(), (randn(rng, shape) * scale)?);
-    }
-    Ok(params)
 }
 
 /// The parameter names and shapes of a stack of `layers` layers, as
@@ -163,7 +155,7 @@ fn single_layer_specs(config: &DecoderConfig) -> Vec<(String, Vec<usize>)> {
 /// A layer with random weights and a random input (B, L ≥ 2, d_model).
 fn random_layer(rng: &mut impl Rng) -> Result<(DecoderLayer, Tensor), Failure> {
     let config = random_config(rng);
-    let params = random_params(rng, &single_layer_specs(&config), 0.5)?;
+    let params = random_weights(rng, &single_layer_specs(&config), 0.5)?;
     let shape = [
         rng.random_range(1..=3),
         rng.random_range(2..=8),
@@ -173,119 +165,26 @@ fn random_layer(rng: &mut impl Rng) -> Result<(DecoderLayer, Tensor), Failure> {
     Ok((DecoderLayer { params, config }, x))
 }
 
-/// The student's code, called in the adapter.
-mod ex {
-    use std::collections::HashMap;
+/// The student's `DecoderLayer`: its parameters stay here and go with
+/// each call.
+struct DecoderLayer {
+    params: HashMap<String, Tensor>,
+    config: DecoderConfig,
+}
 
-    use candle_core::Tensor;
-    use grader_kit::client::{call, Outputs};
-    use grader_kit::inputs::as_inputs;
-    use grader_kit::Failure;
-    use serde_json::{json, Value};
-
-    /// `nn.TransformerEncoderLayer`'s arguments (layer_norm_eps 1e-5).
-    pub struct DecoderConfig {
-        pub d_model: usize,
-        pub nhead: usize,
-        pub dim_feedforward: usize,
-        /// "relu" or "gelu".
-        pub activation: &'static str,
-        pub norm_first: bool,
-    }
-
-    impl DecoderConfig {
-        /// The op params, as the fixture cases name them.
-        fn params(&self) -> serde_json::Map<String, Value> {
-            let value = json!({
-                "d_model": self.d_model,
-                "nhead": self.nhead,
-                "dim_feedforward": self.dim_feedforward,
-                "activation": self.activation,
-                "layer_norm_eps": 1e-5,
-                "norm_first": self.norm_first,
-            });
-            match value {
-                Value::Object(map) => map,
-                _ => unreachable!("a JSON object"),
-            }
+impl DecoderLayer {
+    /// (B, L, d_model) → (B, L, d_model), by the fixture op of the same
+    /// computation (so that trusted mode compares it with the reference).
+    fn forward(&self, x: &Tensor) -> Result<Tensor, Failure> {
+        if self.config.norm_first {
+            ex::decoder_layer_pre_ln(&self.params, &self.config, x)
+        } else {
+            ex::decoder_layer_post_ln(&self.params, &self.config, x)
         }
-    }
-
-    /// The student's `DecoderLayer`: its parameters stay here and go with
-    /// each call.
-    pub struct DecoderLayer {
-        pub params: HashMap<String, Tensor>,
-        pub config: DecoderConfig,
-    }
-
-    impl DecoderLayer {
-        /// (B, L, d_model) → (B, L, d_model), by the fixture op of the same
-        /// computation (so that trusted mode compares it with the reference).
-        pub fn forward(&self, x: &Tensor) -> Result<Tensor, Failure> {
-            let op = if self.config.norm_first {
-                "decoder_layer_pre_ln"
-            } else {
-                "decoder_layer_post_ln"
-            };
-            with_params(
-                op,
-                Value::Object(self.config.params()),
-                &self.params,
-                &[("x", x)],
-            )?
-            .get("out")
-        }
-    }
-
-    /// The student's `Decoder` of `num_layers` layers (parameters
-    /// `layers.<i>.*`) on `x`.
-    pub fn decoder(
-        params: &HashMap<String, Tensor>,
-        config: &DecoderConfig,
-        num_layers: usize,
-        x: &Tensor,
-    ) -> Result<Tensor, Failure> {
-        let mut op_params = config.params();
-        op_params.insert("num_layers".into(), num_layers.into());
-        with_params("decoder", Value::Object(op_params), params, &[("x", x)])?.get("out")
-    }
-
-    /// The student's `LayerNorm` (parameters `weight`, `bias`) on `x`.
-    pub fn layer_norm(
-        params: &HashMap<String, Tensor>,
-        eps: f64,
-        x: &Tensor,
-    ) -> Result<Tensor, Failure> {
-        with_params("layer_norm", json!({ "eps": eps }), params, &[("x", x)])?.get("out")
-    }
-
-    /// The gradient that reaches `x` through the student's `LayerNorm` when
-    /// the output's gradient is `grad_out`; `None` when none does.
-    pub fn layer_norm_grad(
-        params: &HashMap<String, Tensor>,
-        eps: f64,
-        x: &Tensor,
-        grad_out: &Tensor,
-    ) -> Result<Option<Tensor>, Failure> {
-        let outputs = with_params(
-            "layer_norm_grad",
-            json!({ "eps": eps }),
-            params,
-            &[("x", x), ("grad_out", grad_out)],
-        )?;
-        Ok(outputs.0.get("grad_x").cloned())
-    }
-
-    /// Calls `op` with a module's parameters as the inputs `params__…`.
-    fn with_params(
-        op: &str,
-        op_params: Value,
-        params: &HashMap<String, Tensor>,
-        inputs: &[(&str, &Tensor)],
-    ) -> Result<Outputs, Failure> {
-        let params = as_inputs("params", params);
-        let mut named: Vec<(&str, &Tensor)> = params.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        named.extend_from_slice(inputs);
-        call(op, op_params, &named)
     }
 }
+
+/// The student's code, called in the adapter: the ops it declares.
+#[path = "../../../adapters/05-decoder-layer/src/ops.rs"]
+mod ops;
+use ops::{call as ex, Activation, DecoderConfig};

@@ -30,12 +30,14 @@
 //! with the student's code.
 //!
 //! This is the judge: the student's code runs in its adapter
-//! (`grader/adapters/06-toy-task`), which `ex` below calls. It sends the
-//! seeds, the budget and the held-out sequences, and gets back batches,
-//! model outputs, losses, predictions and attention weights; every verdict
-//! (layouts, labels, accuracy, focus) is computed here.
+//! (`grader/adapters/06-toy-task`), which `ex` below calls (the ops it
+//! declares). It sends the seeds, the budget and the held-out sequences,
+//! and gets back batches, model outputs, losses, predictions and attention
+//! weights; every verdict (layouts, labels, accuracy, focus) is computed
+//! here.
 
 use candle_core::{DType, Device, Tensor};
+use grader_kit::ops::Pending;
 use grader_kit::properties;
 use grader_kit::random::rng_for;
 use grader_kit::{Case, CheckResult, Failure, Fixtures, Worker};
@@ -65,9 +67,13 @@ fn checks(worker: &mut Worker) {
     let trainings = start_trainings(worker);
     make_batch_checks(worker);
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
-        fixtures.unknown_ops(worker, &["forward", "bce"]);
-        fixtures.run_op(worker, "forward", "forward", run_forward);
-        fixtures.judge_op(worker, "loss", "bce");
+        // Each fixture op once: its group and its check.
+        let judged: [(&str, &str, CaseCheck); 2] =
+            [("forward", "forward", run_forward), ("loss", "bce", judge)];
+        fixtures.unknown_ops(worker, &judged.map(|(_, op, _)| op));
+        for (group, op, check) in judged {
+            fixtures.run_op(worker, group, op, check);
+        }
     }
     training_checks(worker, trainings);
 }
@@ -172,6 +178,14 @@ fn counts(row: &[u32]) -> (usize, usize) {
 
 // --- 2. forward pass against PyTorch
 
+/// How a fixture op's cases are judged.
+type CaseCheck = fn(&Case) -> CheckResult;
+
+/// A fixture case's outputs against its expected ones.
+fn judge(case: &Case) -> CheckResult {
+    case.check_outputs(&case.call()?)
+}
+
 /// One call of the case's model on its digits; the outputs are judged in
 /// the order the model computes them, so that the first wrong step is the
 /// one reported. `attention` and `values` come from the student's own
@@ -187,22 +201,17 @@ fn run_forward(case: &Case) -> CheckResult {
 
 // --- 3. and 4. training from scratch
 
-/// What a model trained in the adapter gave: the loss of every step, and
-/// its predictions and attention on the held-out sequences of its run.
-struct Trained {
-    trajectory: Vec<f32>,
-    probs: Tensor,
-    attention: Tensor,
-}
-
 /// A fresh model trained by the student's `train` on the fixed budget, with
 /// the RNG of run `run` (attempt 0) or of its restart (attempt 1), then run
 /// on the held-out sequences of run `run`.
 fn train_fresh(seed: u64, run: usize, attempt: usize) -> Result<Trained, Failure> {
     let streams = [stream(run, attempt)];
     let budget = budget(seed, &streams);
-    let mut trained = ex::train(&budget, &[held_out(seed, run)?.0])?;
-    Ok(trained.remove(0))
+    let TrainedModels(trained) = ex::train(&budget, &[held_out(seed, run)?.0])?;
+    trained
+        .into_iter()
+        .next()
+        .ok_or_else(|| Failure::new("the call returned no output `0.losses`"))
 }
 
 /// The RNG stream of run `run`'s attempt `attempt`.
@@ -214,10 +223,10 @@ fn stream(run: usize, attempt: usize) -> String {
 }
 
 /// The fixed budget (the lesson's), with these RNG streams.
-fn budget(seed: u64, streams: &[String]) -> ex::Budget<'_> {
-    ex::Budget {
+fn budget(seed: u64, streams: &[String]) -> Budget {
+    Budget {
         seed,
-        streams,
+        streams: streams.to_vec(),
         steps: STEPS,
         batch_size: BATCH,
         learning_rate: LEARNING_RATE,
@@ -227,7 +236,7 @@ fn budget(seed: u64, streams: &[String]) -> ex::Budget<'_> {
 /// The first attempts of the runs the selected checks need, started.
 struct Trainings {
     runs: Vec<usize>,
-    started: Result<ex::Training, Failure>,
+    started: Result<Pending<TrainedModels>, Failure>,
 }
 
 /// Several first attempts in one call: the adapter trains them side by
@@ -244,7 +253,7 @@ fn start_trainings(worker: &Worker) -> Trainings {
         .iter()
         .map(|&run| Ok(held_out(seed, run)?.0))
         .collect::<Result<Vec<Tensor>, Failure>>()
-        .map(|x| ex::start_train(&budget(seed, &streams), &x));
+        .map(|x| start::train(&budget(seed, &streams), &x));
     Trainings { runs, started }
 }
 
@@ -432,7 +441,7 @@ fn training_checks(worker: &mut Worker, trainings: Trainings) {
     let mut first_attempts: Vec<Option<Trained>> = Vec::new();
     let mut first_attempt = |run: usize| -> Result<Trained, Failure> {
         if let Some(started) = started.take() {
-            if let Ok(trained) = started.and_then(ex::Training::finish) {
+            if let Ok(TrainedModels(trained)) = started.and_then(Pending::finish) {
                 first_attempts = (0..=RUNS).map(|_| None).collect();
                 for (&run, trained) in runs.iter().zip(trained) {
                     first_attempts[run] = Some(trained);
@@ -500,102 +509,7 @@ fn training_checks(worker: &mut Worker, trainings: Trainings) {
     });
 }
 
-/// The student's functions, called in the adapter.
-mod ex {
-    use candle_core::Tensor;
-    use grader_kit::client::{self, call, Outputs};
-    use grader_kit::Failure;
-    use serde_json::json;
-
-    use super::Trained;
-
-    /// `make_batch(n, rng)` with the RNG `rng_for(seed, stream)`: (X, y).
-    pub fn make_batch(n: usize, seed: u64, stream: &str) -> Result<(Tensor, Tensor), Failure> {
-        let out = call(
-            "make_batch",
-            json!({ "n": n, "seed": seed, "stream": stream }),
-            &[],
-        )?;
-        Ok((out.get("x")?, out.get("y")?))
-    }
-
-    /// The budget and the streams of a `train` call.
-    pub struct Budget<'a> {
-        pub seed: u64,
-        pub streams: &'a [String],
-        pub steps: usize,
-        pub batch_size: usize,
-        pub learning_rate: f64,
-    }
-
-    impl Budget<'_> {
-        fn params(&self) -> serde_json::Value {
-            json!({
-                "seed": self.seed,
-                "streams": self.streams,
-                "steps": self.steps,
-                "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate,
-            })
-        }
-    }
-
-    fn named(x: &[Tensor]) -> Vec<(String, &Tensor)> {
-        x.iter()
-            .enumerate()
-            .map(|(i, t)| (format!("x.{i}"), t))
-            .collect()
-    }
-
-    /// For each stream, `fresh_model` then `train` with the RNG
-    /// `rng_for(seed, stream)` and this budget, and that model's predictions
-    /// and attention on its held-out sequences `x[i]`; the adapter runs the
-    /// trainings side by side.
-    pub fn train(budget: &Budget, x: &[Tensor]) -> Result<Vec<Trained>, Failure> {
-        let named = named(x);
-        let inputs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-        trained(
-            call("train", budget.params(), &inputs)?,
-            budget.streams.len(),
-        )
-    }
-
-    /// [`train`], started in an adapter process of its own.
-    pub fn start_train(budget: &Budget, x: &[Tensor]) -> Training {
-        let named = named(x);
-        let inputs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), *t)).collect();
-        Training {
-            started: client::start("train", budget.params(), &inputs),
-            count: budget.streams.len(),
-        }
-    }
-
-    /// Trainings under way in an adapter process of their own.
-    pub struct Training {
-        started: client::Started,
-        count: usize,
-    }
-
-    impl Training {
-        /// The trained models, in the order of the streams.
-        pub fn finish(self) -> Result<Vec<Trained>, Failure> {
-            trained(self.started.finish()?, self.count)
-        }
-    }
-
-    fn trained(out: Outputs, count: usize) -> Result<Vec<Trained>, Failure> {
-        (0..count)
-            .map(|i| {
-                let losses = out.get(&format!("{i}.losses"))?;
-                Ok(Trained {
-                    trajectory: losses
-                        .to_dtype(candle_core::DType::F32)?
-                        .flatten_all()?
-                        .to_vec1()?,
-                    probs: out.get(&format!("{i}.probs"))?,
-                    attention: out.get(&format!("{i}.attention"))?,
-                })
-            })
-            .collect()
-    }
-}
+/// The student's functions, called in the adapter: the ops it declares.
+#[path = "../../../adapters/06-toy-task/src/ops.rs"]
+mod ops;
+use ops::{call as ex, start, Budget, Trained, TrainedModels};

@@ -289,12 +289,14 @@ impl RandomHabit {
 
     /// The student's `AttentionHabit::forward(init, input)`.
     fn forward(&self, init: &Tensor, input: &Tensor) -> Result<Tensor, Failure> {
-        ex::attention_habit("attention_habit", self, init, input)
+        let (n, k, heads, d) = (self.n, self.k, self.heads, self.d);
+        ex::attention_habit(&self.params, n, k, heads, d, init, input)
     }
 
     /// The student's `on_node(init)` in a `candle_nn::seq()`, run on `input`.
     fn on_node_in_a_model(&self, init: &Tensor, input: &Tensor) -> Result<Tensor, Failure> {
-        ex::attention_habit("attention_habit_on_node", self, init, input)
+        let (n, k, heads, d) = (self.n, self.k, self.heads, self.d);
+        ex::attention_habit_on_node(&self.params, n, k, heads, d, init, input)
     }
 
     /// A random batch: init (B, p, n, k), input (B, m, n), with B, p and
@@ -337,69 +339,7 @@ impl RandomHabit {
     }
 }
 
-/// The student's functions, called in the adapter.
-mod ex {
-    use candle_core::Tensor;
-    use grader_kit::client::call;
-    use grader_kit::inputs::as_inputs;
-    use grader_kit::Failure;
-    use serde_json::json;
-
-    use super::RandomHabit;
-
-    pub fn scaled_dot_product(query: &Tensor, key: &Tensor) -> Result<Tensor, Failure> {
-        call(
-            "scaled_dot_product",
-            json!({}),
-            &[("query", query), ("key", key)],
-        )?
-        .get("weights")
-    }
-
-    pub fn cosine_similarity(query: &Tensor, key: &Tensor) -> Result<Tensor, Failure> {
-        call(
-            "cosine_similarity",
-            json!({}),
-            &[("query", query), ("key", key)],
-        )?
-        .get("sim")
-    }
-
-    pub fn multihead_attention(
-        query: &Tensor,
-        key: &Tensor,
-        value: &Tensor,
-        heads: usize,
-    ) -> Result<Tensor, Failure> {
-        call(
-            "multihead_attention",
-            json!({ "heads": heads }),
-            &[("query", query), ("key", key), ("value", value)],
-        )?
-        .get("out")
-    }
-
-    /// `op` (`attention_habit` or `attention_habit_on_node`) of the layer
-    /// with `habit`'s weights and sizes.
-    pub fn attention_habit(
-        op: &str,
-        habit: &RandomHabit,
-        init: &Tensor,
-        input: &Tensor,
-    ) -> Result<Tensor, Failure> {
-        let params = as_inputs("params", &habit.params);
-        let mut inputs: Vec<(&str, &Tensor)> = vec![("init", init), ("input", input)];
-        inputs.extend(params.iter().map(|(name, t)| (name.as_str(), t)));
-        call(
-            op,
-            json!({
-                "parent_size": habit.n,
-                "child_size": habit.k,
-                "attention_heads": habit.heads,
-                "attention_dim": habit.d,
-            }),
-            &inputs,
-        )?
-        .get("out")
-    }
-}
+/// The student's functions, called in the adapter: the ops it declares.
+#[path = "../../../adapters/07-attention-habit/src/ops.rs"]
+mod ops;
+use ops::call as ex;

@@ -12,10 +12,10 @@
 //! outputs, and a checkpoint with the `bert.` prefix loads the same.
 //!
 //! The student's code runs in its adapter (`grader/adapters/08-bert`); `ex`
-//! below calls it. The adapter may read the checkpoint folders (inputs
-//! only), never this exercise's goldens or the held-out labels: it gets the
-//! test sentences, returns its predictions, and the accuracy and the
-//! baselines are computed here.
+//! below calls it (the ops it declares). The adapter may read the
+//! checkpoint folders (inputs only), never this exercise's goldens or the
+//! held-out labels: it gets the test sentences, returns its predictions,
+//! and the accuracy and the baselines are computed here.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ use candle_core::{Device, IndexOp, Tensor};
 use grader_kit::client::{self, Outputs};
 use grader_kit::compare::compare;
 use grader_kit::manifest::Tolerance;
+use grader_kit::ops::Pending;
 use grader_kit::{Case, CheckResult, Failure, Fixtures, Inputs, Worker};
 
 const EXERCISE: &str = "08-bert";
@@ -31,6 +32,8 @@ const EXERCISE: &str = "08-bert";
 const MINILM_DIR: &str = "models/all-MiniLM-L6-v2";
 /// How far above the better baseline the trained head must score.
 const MARGIN: f64 = 0.15;
+/// The op of the MiniLM cases, judged as one check (`pretrained/minilm`).
+const PRETRAINED: &str = "pretrained";
 
 /// The baselines: the kit's given exercises/08-bert/given/baselines.rs,
 /// outside the student's `src/` (a submission's copy of it is never taken),
@@ -66,27 +69,29 @@ fn checks(worker: &mut Worker) {
         .selected("habit-beats-baselines")
         .then(|| start_habit(&root, &fresh));
     if let Some(fixtures) = fixtures {
-        fixtures.unknown_ops(
-            worker,
-            &["tokenize", "embeddings", "layer", "bert", "pretrained"],
-        );
         let call = |case: &Case| call_case(case, &root, minilm.as_deref());
-        fixtures.run_op(worker, "tokenizer", "tokenize", |case| {
-            check_ids(case, &call(case)?)
-        });
-        fixtures.run_op(worker, "embeddings", "embeddings", |case| {
-            case.check_outputs(&call(case)?)
-        });
-        fixtures.run_op(worker, "encoder layer", "layer", |case| {
-            case.check_outputs(&call(case)?)
-        });
-        fixtures.run_op(worker, "bert", "bert", |case| {
-            check_bert(case, &call(case)?)
-        });
+        // Each fixture op once: its group and its check (and `pretrained`).
+        let judged: [(&str, &str, CaseCheck); 4] = [
+            ("tokenizer", "tokenize", &|case| {
+                check_ids(case, &call(case)?)
+            }),
+            ("embeddings", "embeddings", &|case| {
+                case.check_outputs(&call(case)?)
+            }),
+            ("encoder layer", "layer", &|case| {
+                case.check_outputs(&call(case)?)
+            }),
+            ("bert", "bert", &|case| check_bert(case, &call(case)?)),
+        ];
+        let known: Vec<&str> = judged.iter().map(|(_, op, _)| *op).collect();
+        fixtures.unknown_ops(worker, &[known.as_slice(), &[PRETRAINED]].concat());
+        for (group, op, check) in judged {
+            fixtures.run_op(worker, group, op, check);
+        }
         let pretrained: Vec<&Case> = fixtures
             .cases()
             .iter()
-            .filter(|c| c.spec.op == "pretrained")
+            .filter(|c| c.spec.op == PRETRAINED)
             .collect();
         if !pretrained.is_empty() {
             worker.check("pretrained", "minilm", || {
@@ -161,6 +166,9 @@ fn call_case(case: &Case, root: &Path, minilm: Option<&Path>) -> Result<Outputs,
     client::call_student(&case.spec.op, &params, &inputs)
 }
 
+/// How a fixture op's cases are judged.
+type CaseCheck<'a> = &'a dyn Fn(&Case) -> CheckResult;
+
 /// The tokenizer's three outputs against the case's.
 fn check_ids(case: &Case, out: &Outputs) -> CheckResult {
     for name in ["input_ids", "token_type_ids", "attention_mask"] {
@@ -227,29 +235,25 @@ fn minilm_dir(fixtures_root: &Path) -> Option<PathBuf> {
 fn padding_does_not_leak(tiny: &Path) -> CheckResult {
     let short = "the food was not good";
     let long = "honestly , i did not expect it , but the staff felt really friendly";
-    let alone = ex::encode(tiny, &[short])?;
-    let batch = ex::encode(tiny, &[long, short])?;
-    let len = alone.input_ids.dim(1)?;
-    if batch.input_ids.dim(1)? <= len {
+    let alone = ex::tokenize(tiny, &[short.into()], None)?;
+    let batch = ex::tokenize(tiny, &[long.into(), short.into()], None)?;
+    let len = alone.0.dim(1)?;
+    if batch.0.dim(1)? <= len {
         return Err(Failure::new(
             "encode did not pad the short sentence to the longer one",
         ));
     }
-    let a = ex::forward(tiny, None, &alone)?;
-    let b = ex::forward(tiny, None, &batch)?;
+    let (a, pa) = ex::bert(tiny, None, &alone.0, &alone.1, &alone.2)?;
+    let (b, pb) = ex::bert(tiny, None, &batch.0, &batch.1, &batch.2)?;
     let tol = Tolerance {
         atol: 1e-4,
         rtol: 1e-4,
     };
-    let real = b.get("last_hidden_state")?.i((1..2, 0..len))?;
-    compare(
-        "last_hidden_state of the padded sentence",
-        &real,
-        &a.get("last_hidden_state")?,
-        tol,
-    )
-    .map_err(|f| f.context("padding changed a sentence's outputs (is the attention mask used?)"))?;
-    if let (Some(pa), Some(pb)) = (pooler(&a), pooler(&b)) {
+    let real = b.i((1..2, 0..len))?;
+    compare("last_hidden_state of the padded sentence", &real, &a, tol).map_err(|f| {
+        f.context("padding changed a sentence's outputs (is the attention mask used?)")
+    })?;
+    if let (Some(pa), Some(pb)) = (pa, pb) {
         compare(
             "pooler_output of the padded sentence",
             &pb.i(1..2)?,
@@ -270,13 +274,9 @@ fn bert_prefix_loads_the_same(tiny: &Path) -> CheckResult {
         .map(|(k, v)| (format!("bert.{k}"), v.clone()))
         .collect();
     let ids = Tensor::new(&[[2u32, 10, 11, 12, 3]], &Device::Cpu)?;
-    let encoded = ex::Encoded {
-        token_type_ids: ids.zeros_like()?,
-        attention_mask: ids.ones_like()?,
-        input_ids: ids,
-    };
-    let a = ex::forward(tiny, Some(&tensors), &encoded)?.get("last_hidden_state")?;
-    let b = ex::forward(tiny, Some(&prefixed), &encoded)?.get("last_hidden_state")?;
+    let (types, mask) = (ids.zeros_like()?, ids.ones_like()?);
+    let (a, _) = ex::bert(tiny, Some(&tensors), &ids, &types, &mask)?;
+    let (b, _) = ex::bert(tiny, Some(&prefixed), &ids, &types, &mask)?;
     compare(
         "last_hidden_state (bert. prefix)",
         &b,
@@ -292,7 +292,7 @@ fn bert_prefix_loads_the_same(tiny: &Path) -> CheckResult {
 /// plus an AttentionHabit head trained on the generated negation set,
 /// within a fixed budget (see [`habit_beats_baselines`]).
 struct HabitRun {
-    started: client::Started,
+    started: Pending<(Vec<u32>, Vec<f64>)>,
     train: Vec<Example>,
     test: Vec<Example>,
 }
@@ -301,7 +301,7 @@ fn start_habit(root: &Path, fresh: &Path) -> Result<HabitRun, Failure> {
     let read = |name: &str| -> Result<Vec<Example>, Failure> { read_examples(&root.join(name)) };
     let (train, test) = (read("negation-train.tsv")?, read("negation-test.tsv")?);
     let hidden_size = hidden_size(fresh)?;
-    let head = ex::HeadConfig {
+    let head = HeadConfig {
         hidden_size,
         num_queries: 4,
         attention_heads: 4,
@@ -310,7 +310,7 @@ fn start_habit(root: &Path, fresh: &Path) -> Result<HabitRun, Failure> {
         classes: 2,
     };
     // The fixed budget: the grader's, not the student's defaults.
-    let config = ex::TrainConfig {
+    let config = TrainConfig {
         epochs: 12,
         batch_size: 32,
         learning_rate: 3e-3,
@@ -318,7 +318,20 @@ fn start_habit(root: &Path, fresh: &Path) -> Result<HabitRun, Failure> {
         seed: 8,
     };
     // The held-out labels stay here: the adapter gets the test sentences only.
-    let started = ex::start_train_habit(fresh, &train, &test, head, config);
+    let texts =
+        |examples: &[Example]| -> Vec<String> { examples.iter().map(|e| e.text.clone()).collect() };
+    let labels: Vec<usize> = train.iter().map(|e| e.label).collect();
+    // frozen_features(…, max_len 64, batch 256): the grader's, as the budget.
+    let started = start::train_habit(
+        fresh,
+        &texts(&train),
+        &labels,
+        &texts(&test),
+        64,
+        256,
+        head,
+        config,
+    );
     Ok(HabitRun {
         started,
         train,
@@ -337,15 +350,16 @@ fn habit_beats_baselines(run: Result<HabitRun, Failure>) -> CheckResult {
     // Measured while the adapter trains.
     let majority = baselines::majority_accuracy(&train, &test);
     let bag = baselines::bag_of_words_accuracy(&train, &test);
-    let trained = ex::trained(started.finish()?)?;
+    let (predicted, loss) = started.finish()?;
+    let predicted: Vec<usize> = predicted.into_iter().map(|c| c as usize).collect();
     let labels: Vec<usize> = test.iter().map(|e| e.label).collect();
-    let accuracy = accuracy(&trained.predicted, &labels);
+    let accuracy = accuracy(&predicted, &labels);
     let needed = majority.max(bag) + MARGIN;
     if accuracy.is_nan() || accuracy < needed {
         return Err(Failure::new(format!(
             "held-out accuracy {accuracy:.3}; needed {needed:.3} (majority class {majority:.3}, \
              bag of words {bag:.3}, + {MARGIN}); final training loss {:?}",
-            trained.loss.last()
+            loss.last()
         )));
     }
     Ok(())
@@ -402,7 +416,7 @@ fn read_examples(path: &Path) -> Result<Vec<Example>, Failure> {
 /// The head's attention weights: one distribution over the tokens per
 /// sentence and query, (B, m, L), and the logits (B, classes).
 fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
-    let head = ex::HeadConfig {
+    let head = HeadConfig {
         hidden_size: 16,
         num_queries: 3,
         attention_heads: 2,
@@ -430,182 +444,7 @@ fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
     Ok(())
 }
 
-/// The student's code, called in the adapter.
-mod ex {
-    use std::collections::HashMap;
-    use std::path::Path;
-
-    use candle_core::Tensor;
-    use grader_kit::client::{self, call, Outputs};
-    use grader_kit::inputs::as_inputs;
-    use grader_kit::Failure;
-    use serde_json::{json, Value};
-
-    use crate::Example;
-
-    /// The sizes of the habit head (the adapter builds the student's `HeadConfig`).
-    #[derive(Debug, Clone, Copy)]
-    pub struct HeadConfig {
-        pub hidden_size: usize,
-        pub num_queries: usize,
-        pub attention_heads: usize,
-        pub attention_dim: usize,
-        pub mlp_hidden: usize,
-        pub classes: usize,
-    }
-
-    impl HeadConfig {
-        fn params(&self) -> Value {
-            json!({
-                "hidden_size": self.hidden_size,
-                "num_queries": self.num_queries,
-                "attention_heads": self.attention_heads,
-                "attention_dim": self.attention_dim,
-                "mlp_hidden": self.mlp_hidden,
-                "classes": self.classes,
-            })
-        }
-    }
-
-    /// The training budget (the adapter builds the student's `TrainConfig`).
-    #[derive(Debug, Clone, Copy)]
-    pub struct TrainConfig {
-        pub epochs: usize,
-        pub batch_size: usize,
-        pub learning_rate: f64,
-        pub weight_decay: f64,
-        pub seed: u64,
-    }
-
-    /// A tokenized batch, as `encode` returns it.
-    pub struct Encoded {
-        pub input_ids: Tensor,
-        pub token_type_ids: Tensor,
-        pub attention_mask: Tensor,
-    }
-
-    fn dir(dir: &Path) -> String {
-        dir.display().to_string()
-    }
-
-    /// `load_tokenizer` and `BertModel::load` of a checkpoint folder.
-    pub fn load(model_dir: &Path) -> Result<(), Failure> {
-        call("load", json!({ "model_dir": dir(model_dir) }), &[])?;
-        Ok(())
-    }
-
-    /// `encode` with the checkpoint's tokenizer (no pairs, no truncation).
-    pub fn encode(model_dir: &Path, sentences: &[&str]) -> Result<Encoded, Failure> {
-        let out = call(
-            "tokenize",
-            json!({ "model_dir": dir(model_dir), "sentences": sentences }),
-            &[],
-        )?;
-        Ok(Encoded {
-            input_ids: out.get("input_ids")?,
-            token_type_ids: out.get("token_type_ids")?,
-            attention_mask: out.get("attention_mask")?,
-        })
-    }
-
-    /// `BertModel::forward` of the checkpoint, or of a `BertModel::new` from
-    /// `weights` (with the checkpoint's config) when given.
-    pub fn forward(
-        model_dir: &Path,
-        weights: Option<&HashMap<String, Tensor>>,
-        encoded: &Encoded,
-    ) -> Result<Outputs, Failure> {
-        let weights = weights.map(|w| as_inputs("params", w)).unwrap_or_default();
-        let mut inputs: Vec<(&str, &Tensor)> = vec![
-            ("input_ids", &encoded.input_ids),
-            ("token_type_ids", &encoded.token_type_ids),
-            ("attention_mask", &encoded.attention_mask),
-        ];
-        inputs.extend(weights.iter().map(|(n, t)| (n.as_str(), t)));
-        call("bert", json!({ "model_dir": dir(model_dir) }), &inputs)
-    }
-
-    /// What the adapter's training returns.
-    pub struct Trained {
-        /// The predicted class of every test sentence.
-        pub predicted: Vec<usize>,
-        /// The mean training loss of each epoch.
-        pub loss: Vec<f64>,
-    }
-
-    /// `frozen_features` of the checkpoint, `train_classifier` on the
-    /// training set, `predict` on the test sentences (never their labels),
-    /// started in an adapter process of its own; [`trained`] reads what
-    /// it returned.
-    pub fn start_train_habit(
-        model_dir: &Path,
-        train: &[Example],
-        test: &[Example],
-        head: HeadConfig,
-        config: TrainConfig,
-    ) -> client::Started {
-        let mut params = head.params();
-        let extra = json!({
-            "model_dir": dir(model_dir),
-            "train_texts": train.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
-            "train_labels": train.iter().map(|e| e.label).collect::<Vec<_>>(),
-            "test_texts": test.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
-            // frozen_features(…, max_len, batch_size): the grader's, as the budget.
-            "max_len": 64,
-            "feature_batch": 256,
-            "epochs": config.epochs,
-            "batch_size": config.batch_size,
-            "learning_rate": config.learning_rate,
-            "weight_decay": config.weight_decay,
-            "seed": config.seed,
-        });
-        if let (Some(p), Value::Object(e)) = (params.as_object_mut(), extra) {
-            p.extend(e);
-        }
-        client::start("train_habit", params, &[])
-    }
-
-    /// The predictions and losses of a finished `train_habit`.
-    pub fn trained(out: Outputs) -> Result<Trained, Failure> {
-        let predicted = out
-            .get("predicted")?
-            .flatten_all()?
-            .to_dtype(candle_core::DType::U32)?
-            .to_vec1::<u32>()?;
-        let loss = out
-            .get("loss")?
-            .flatten_all()?
-            .to_dtype(candle_core::DType::F64)?
-            .to_vec1::<f64>()?;
-        Ok(Trained {
-            predicted: predicted.into_iter().map(|c| c as usize).collect(),
-            loss,
-        })
-    }
-
-    fn head_call(
-        op: &str,
-        head: HeadConfig,
-        seed: u64,
-        hidden: &Tensor,
-    ) -> Result<Outputs, Failure> {
-        let mut params = head.params();
-        params["seed"] = json!(seed);
-        call(op, params, &[("hidden", hidden)])
-    }
-
-    /// `HabitClassifier::attention_weights` of a head built with
-    /// `seeded_init(seed)`.
-    pub fn habit_attention_weights(
-        head: HeadConfig,
-        seed: u64,
-        hidden: &Tensor,
-    ) -> Result<Tensor, Failure> {
-        head_call("habit_attention_weights", head, seed, hidden)?.get("weights")
-    }
-
-    /// `HabitClassifier::forward` of the same head.
-    pub fn habit_logits(head: HeadConfig, seed: u64, hidden: &Tensor) -> Result<Tensor, Failure> {
-        head_call("habit_logits", head, seed, hidden)?.get("logits")
-    }
-}
+/// The student's code, called in the adapter: the ops it declares.
+#[path = "../../../adapters/08-bert/src/ops.rs"]
+mod ops;
+use ops::{call as ex, start, HeadConfig, TrainConfig};

@@ -3,7 +3,8 @@
 //! through autograd), properties on fresh random inputs, the memory bound
 //! (graded) and the speed against the naive path (reported, not graded).
 //! The student's code runs in its adapter
-//! (`grader/adapters/09-flash-attention`); `ex` below calls it.
+//! (`grader/adapters/09-flash-attention`); `ex` below calls it (the ops it
+//! declares).
 
 use std::cell::RefCell;
 
@@ -134,8 +135,7 @@ fn checks(worker: &mut Worker) {
             let (dq, dk, dv) = ex::flash_backward(
                 &p.q, &p.k, &p.v, &out, &lse, &p.d_out, p.causal, p.scale, p.tiles,
             )?;
-            let [op_out, op_dq, op_dk, op_dv] =
-                ex::flash_attention(&p.q, &p.k, &p.v, &p.d_out, p.causal, p.scale, p.tiles)?;
+            let [op_out, op_dq, op_dk, op_dv] = flash_attention(&p)?;
             for (name, got, want) in [
                 ("out", &op_out, &out),
                 ("dq", &op_dq, &dq),
@@ -177,6 +177,27 @@ struct Problem {
     causal: bool,
     scale: Option<f64>,
     tiles: Option<(usize, usize)>,
+}
+
+/// The `FlashAttention` op through candle's autograd: out, dq, dk, dv,
+/// each of which it must return.
+fn flash_attention(p: &Problem) -> Result<[Tensor; 4], Failure> {
+    let (out, dq, dk, dv) =
+        ex::flash_attention(&p.q, &p.k, &p.v, &p.d_out, p.causal, p.scale, p.tiles)?;
+    let got = [("out", Some(out)), ("dq", dq), ("dk", dk), ("dv", dv)];
+    let returned: Vec<&str> = got
+        .iter()
+        .filter(|(_, t)| t.is_some())
+        .map(|(n, _)| *n)
+        .collect();
+    let [out, dq, dk, dv] = got.map(|(name, t)| {
+        t.ok_or_else(|| {
+            Failure::new(format!(
+                "the call returned no output `{name}` (it returned {returned:?})"
+            ))
+        })
+    });
+    Ok([out?, dq?, dk?, dv?])
 }
 
 /// The expected values, computed here in float64.
@@ -271,13 +292,26 @@ impl Problem {
 fn measure_memory(mut rng: StdRng) -> Result<(usize, usize), Failure> {
     let (l, e) = (MEMORY_L, MEMORY_E);
     let [q, k, v, d_out] = [0; 4].map(|_| filler(&mut rng, &[l, e]));
-    let (forward_peak, backward_peak) = ex::memory(&q, &k, &v, &d_out, MEMORY_THREADS)?;
+    let (forward_peak, backward_peak) = ex::memory(&q, &k, &v, &d_out, false, MEMORY_THREADS)?;
+    let forward_peak = measurement(forward_peak)? as usize;
+    let backward_peak = measurement(backward_peak)? as usize;
     let outputs = (l * e + l) * 4; // out and lse
     let gradients = 3 * l * e * 4; // dq, dk and dv
     Ok((
         forward_peak.saturating_sub(outputs),
         backward_peak.saturating_sub(gradients),
     ))
+}
+
+/// A number the adapter measured: finite and not negative.
+fn measurement(x: f64) -> Result<f64, Failure> {
+    if x.is_finite() && x >= 0.0 {
+        return Ok(x);
+    }
+    Err(Failure::new(format!(
+        "the adapter sent back {:?}, not a measurement",
+        [x]
+    )))
 }
 
 /// Values in [-1, 1] for the measuring checks, whose results do not depend
@@ -353,7 +387,16 @@ fn report_speed(seed: u64) -> CheckResult {
     let mut rng = rng_for(seed, "speed");
     let [b, h, l, e] = SPEED_SHAPE;
     let [q, k, v, d_out] = [0; 4].map(|_| filler(&mut rng, &[b, h, l, e]));
-    let times = match ex::speed(&q, &k, &v, &d_out, SPEED_REPS, NAIVE_REPS) {
+    let times =
+        ex::speed(&q, &k, &v, &d_out, false, SPEED_REPS, NAIVE_REPS).and_then(|(a, b, c, d)| {
+            Ok([
+                measurement(a)?,
+                measurement(b)?,
+                measurement(c)?,
+                measurement(d)?,
+            ])
+        });
+    let times = match times {
         Ok(times) => times,
         Err(failure) if failure.status == CheckStatus::NotStarted => return Err(failure),
         Err(failure) => {
@@ -384,147 +427,7 @@ fn report_speed(seed: u64) -> CheckResult {
     )))
 }
 
-/// The student's functions, called in the adapter.
-mod ex {
-    use candle_core::Tensor;
-    use grader_kit::client::call;
-    use grader_kit::Failure;
-    use serde_json::json;
-
-    fn params(
-        causal: bool,
-        scale: Option<f64>,
-        tiles: Option<(usize, usize)>,
-    ) -> serde_json::Value {
-        json!({ "is_causal": causal, "scale": scale, "tiles": tiles.map(|(a, b)| [a, b]) })
-    }
-
-    pub fn flash_forward(
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        causal: bool,
-        scale: Option<f64>,
-        tiles: Option<(usize, usize)>,
-    ) -> Result<(Tensor, Tensor), Failure> {
-        let out = call(
-            "flash_forward",
-            params(causal, scale, tiles),
-            &[("q", q), ("k", k), ("v", v)],
-        )?;
-        Ok((out.get("out")?, out.get("lse")?))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn flash_backward(
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        out: &Tensor,
-        lse: &Tensor,
-        d_out: &Tensor,
-        causal: bool,
-        scale: Option<f64>,
-        tiles: Option<(usize, usize)>,
-    ) -> Result<(Tensor, Tensor, Tensor), Failure> {
-        let grads = call(
-            "flash_backward",
-            params(causal, scale, tiles),
-            &[
-                ("q", q),
-                ("k", k),
-                ("v", v),
-                ("out", out),
-                ("lse", lse),
-                ("d_out", d_out),
-            ],
-        )?;
-        Ok((grads.get("dq")?, grads.get("dk")?, grads.get("dv")?))
-    }
-
-    /// The `FlashAttention` op through candle's autograd: out, dq, dk, dv.
-    pub fn flash_attention(
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        d_out: &Tensor,
-        causal: bool,
-        scale: Option<f64>,
-        tiles: Option<(usize, usize)>,
-    ) -> Result<[Tensor; 4], Failure> {
-        let got = call(
-            "flash_attention",
-            params(causal, scale, tiles),
-            &[("q", q), ("k", k), ("v", v), ("d_out", d_out)],
-        )?;
-        Ok([
-            got.get("out")?,
-            got.get("dq")?,
-            got.get("dk")?,
-            got.get("dv")?,
-        ])
-    }
-
-    fn number(t: &Tensor) -> Result<f64, Failure> {
-        let values = t
-            .flatten_all()?
-            .to_dtype(candle_core::DType::F64)?
-            .to_vec1::<f64>()?;
-        values
-            .first()
-            .copied()
-            .filter(|x| x.is_finite() && *x >= 0.0)
-            .ok_or_else(|| {
-                Failure::new(format!(
-                    "the adapter sent back {values:?}, not a measurement"
-                ))
-            })
-    }
-
-    /// The peak bytes allocated during the student's forward and backward
-    /// (outputs included), with `threads` threads asked for.
-    pub fn memory(
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        d_out: &Tensor,
-        threads: usize,
-    ) -> Result<(usize, usize), Failure> {
-        let got = call(
-            "memory",
-            json!({ "is_causal": false, "threads": threads }),
-            &[("q", q), ("k", k), ("v", v), ("d_out", d_out)],
-        )?;
-        Ok((
-            number(&got.get("forward_peak")?)? as usize,
-            number(&got.get("backward_peak")?)? as usize,
-        ))
-    }
-
-    /// Seconds: the student's forward and backward, the naive forward and
-    /// backward.
-    pub fn speed(
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        d_out: &Tensor,
-        reps: usize,
-        naive_reps: usize,
-    ) -> Result<[f64; 4], Failure> {
-        let got = call(
-            "speed",
-            json!({ "is_causal": false, "reps": reps, "naive_reps": naive_reps }),
-            &[("q", q), ("k", k), ("v", v), ("d_out", d_out)],
-        )?;
-        let mut times = [0.0; 4];
-        for (t, name) in times.iter_mut().zip([
-            "flash_forward",
-            "flash_backward",
-            "naive_forward",
-            "naive_backward",
-        ]) {
-            *t = number(&got.get(name)?)?;
-        }
-        Ok(times)
-    }
-}
+/// The student's functions, called in the adapter: the ops it declares.
+#[path = "../../../adapters/09-flash-attention/src/ops.rs"]
+mod ops;
+use ops::call as ex;
