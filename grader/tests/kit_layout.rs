@@ -151,7 +151,7 @@ fn given_code_exists_once() {
             &[
                 "exercises/08-bert/src/lib.rs",
                 "solutions/08-bert/src/lib.rs",
-                "grader/checks/08-bert/src/main.rs",
+                "grader/checks/08-bert/src/lib.rs",
             ][..],
         ),
         (

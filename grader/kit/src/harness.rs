@@ -1,9 +1,10 @@
 //! The worker's side of a grading run: parse the launcher's arguments, run
 //! each check with its panics caught, and print one record per check.
 //!
-//! A worker is a small binary per exercise (`grader/checks/NN-name`) whose
-//! `main` is one call to [`run`]. It knows nothing about report formats; the
-//! launcher reads its records.
+//! A worker is a judge (`grader/checks/NN-name`), run by the launcher as
+//! `grader judge NN-name` through [`run_with`] (a test kit's judge is a
+//! binary whose `main` is one call to [`run`]). It knows nothing about
+//! report formats; the launcher reads its records.
 
 use std::cell::RefCell;
 use std::io::Write;

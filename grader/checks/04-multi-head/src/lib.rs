@@ -16,11 +16,8 @@ use rand::Rng;
 
 const EXERCISE: &str = "04-multi-head";
 
-fn main() {
-    grader_kit::run(checks);
-}
-
-fn checks(worker: &mut Worker) {
+/// The judge's checks, run by the launcher as `grader judge 04-multi-head`.
+pub fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         // Each fixture op once: its group and its check (the `mha` ops
         // each graded as its own group).

@@ -8,11 +8,8 @@ use grader_kit::{Fixtures, Worker};
 
 const EXERCISE: &str = "01-attention";
 
-fn main() {
-    grader_kit::run(checks);
-}
-
-fn checks(worker: &mut Worker) {
+/// The judge's checks, run by the launcher as `grader judge 01-attention`.
+pub fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.judge_ops(
             worker,

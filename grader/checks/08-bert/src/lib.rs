@@ -42,11 +42,8 @@ const PRETRAINED: &str = "pretrained";
 #[path = "../../../../exercises/08-bert/given/baselines.rs"]
 mod baselines;
 
-fn main() {
-    grader_kit::run(checks);
-}
-
-fn checks(worker: &mut Worker) {
+/// The judge's checks, run by the launcher as `grader judge 08-bert`.
+pub fn checks(worker: &mut Worker) {
     let root = worker.args().fixtures.join(EXERCISE);
     let tiny = absolute(&root.join("tiny-bert"));
     let fresh = absolute(&root.join("tiny-bert-fresh"));

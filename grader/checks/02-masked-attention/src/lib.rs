@@ -18,11 +18,8 @@ const EXERCISE: &str = "02-masked-attention";
 /// rows, L ≠ S, a single key), so one draw is not enough to meet them.
 const TRIALS: usize = 6;
 
-fn main() {
-    grader_kit::run(checks);
-}
-
-fn checks(worker: &mut Worker) {
+/// The judge's checks, run by the launcher as `grader judge 02-masked-attention`.
+pub fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         // Each fixture op once: its group and its check.
         let judged: [(&str, &str, CaseCheck); 3] = [

@@ -14,11 +14,8 @@ use rand::Rng;
 
 const EXERCISE: &str = "03-head";
 
-fn main() {
-    grader_kit::run(checks);
-}
-
-fn checks(worker: &mut Worker) {
+/// The judge's checks, run by the launcher as `grader judge 03-head`.
+pub fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.judge_ops(worker, &[("head", "head"), ("masked head", "head_masked")]);
     }

@@ -61,11 +61,8 @@ const TILES: [Option<(usize, usize)>; 9] = [
     None,
 ];
 
-fn main() {
-    grader_kit::run(checks);
-}
-
-fn checks(worker: &mut Worker) {
+/// The judge's checks, run by the launcher as `grader judge 09-flash-attention`.
+pub fn checks(worker: &mut Worker) {
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.judge_ops(
             worker,
