@@ -105,7 +105,7 @@ impl ops::Student for Student {
         d_out: Tensor,
         is_causal: bool,
         threads: usize,
-    ) -> Result<(f64, f64), Failure> {
+    ) -> Result<(f64, f64, f64), Failure> {
         memory(q, k, v, d_out, is_causal, threads)
     }
 
@@ -136,30 +136,30 @@ fn memory(
     d_out: Tensor,
     is_causal: bool,
     threads: usize,
-) -> Result<(f64, f64), Failure> {
+) -> Result<(f64, f64, f64), Failure> {
     let saved = std::env::var_os("FLASH_ATTENTION_THREADS");
     std::env::set_var("FLASH_ATTENTION_THREADS", threads.to_string());
     let measured = (|| {
-        let (forward, fwd_peak) =
+        let (forward, fwd_peak, fwd_threads) =
             counting::measure(|| ex::flash_forward(&q, &k, &v, is_causal, None, None));
         let (out, lse) = forward?;
-        let (backward, bwd_peak) = counting::measure(|| {
+        let (backward, bwd_peak, bwd_threads) = counting::measure(|| {
             ex::flash_backward(&q, &k, &v, &out, &lse, &d_out, is_causal, None, None)
         });
         backward?;
-        Ok::<_, Failure>((fwd_peak, bwd_peak))
+        Ok::<_, Failure>((fwd_peak, bwd_peak, fwd_threads.max(bwd_threads)))
     })();
     match saved {
         Some(value) => std::env::set_var("FLASH_ATTENTION_THREADS", value),
         None => std::env::remove_var("FLASH_ATTENTION_THREADS"),
     }
-    let (fwd_peak, bwd_peak) = measured?;
-    Ok((fwd_peak as f64, bwd_peak as f64))
+    let (fwd_peak, bwd_peak, threads) = measured?;
+    Ok((fwd_peak as f64, bwd_peak as f64, threads as f64))
 }
 
-/// Seconds (the fastest of `reps` runs, after a warm-up) of the student's
+/// Seconds (the median of `reps` runs, after a warm-up) of the student's
 /// `flash_forward` and `flash_backward`, and of the naive path's forward and
-/// backward (candle's autograd through [`naive`]; the fastest of
+/// backward (candle's autograd through [`naive`]; the median of
 /// `naive_reps` runs, without a warm-up: it is slow), on the same inputs.
 fn speed(
     q: Tensor,
@@ -172,15 +172,15 @@ fn speed(
 ) -> Result<(f64, f64, f64, f64), Failure> {
     let (reps, naive_reps) = (reps.max(1), naive_reps.max(1));
     let (out, lse) = ex::flash_forward(&q, &k, &v, is_causal, None, None)?;
-    let flash_forward = fastest_secs(reps, true, || {
+    let flash_forward = median_secs(reps, true, || {
         ex::flash_forward(&q, &k, &v, is_causal, None, None)?;
         Ok(0.0)
     })?;
-    let flash_backward = fastest_secs(reps, true, || {
+    let flash_backward = median_secs(reps, true, || {
         ex::flash_backward(&q, &k, &v, &out, &lse, &d_out, is_causal, None, None)?;
         Ok(0.0)
     })?;
-    let naive_forward = fastest_secs(naive_reps, false, || {
+    let naive_forward = median_secs(naive_reps, false, || {
         naive(&q, &k, &v, is_causal)?;
         Ok(0.0)
     })?;
@@ -191,7 +191,7 @@ fn speed(
     );
     // The backward alone: each run builds its graph untimed, then times
     // `backward()`; the closure returns the seconds it leaves out.
-    let naive_backward = fastest_secs(naive_reps, false, || {
+    let naive_backward = median_secs(naive_reps, false, || {
         let start = Instant::now();
         let out = naive(qv.as_tensor(), kv.as_tensor(), vv.as_tensor(), is_causal)?;
         let loss = (&out * &d_out)?.sum_all()?;
@@ -202,10 +202,10 @@ fn speed(
     Ok((flash_forward, flash_backward, naive_forward, naive_backward))
 }
 
-/// The fewest wall-clock seconds of `reps` runs of `f` (after a warm-up
-/// run when `warm_up`), less the seconds each run says to leave out. The
-/// fastest run is the one least disturbed by other processes.
-fn fastest_secs(
+/// The median wall-clock seconds of `reps` runs of `f` (after a warm-up
+/// run when `warm_up`), less the seconds each run says to leave out: steadier
+/// from run to run than the fastest on a shared machine.
+fn median_secs(
     reps: usize,
     warm_up: bool,
     mut f: impl FnMut() -> Result<f64, Failure>,
@@ -213,13 +213,14 @@ fn fastest_secs(
     if warm_up {
         f()?;
     }
-    let mut best = f64::INFINITY;
+    let mut times = Vec::with_capacity(reps);
     for _ in 0..reps {
         let start = Instant::now();
         let untimed = f()?;
-        best = best.min((start.elapsed().as_secs_f64() - untimed).max(0.0));
+        times.push((start.elapsed().as_secs_f64() - untimed).max(0.0));
     }
-    Ok(best)
+    times.sort_by(f64::total_cmp);
+    Ok(times.get(times.len() / 2).copied().unwrap_or(0.0))
 }
 
 /// The naive path: the whole (…, L, S) score matrix,
@@ -252,10 +253,25 @@ mod counting {
 
     static NOW: AtomicUsize = AtomicUsize::new(0);
     static MOST: AtomicUsize = AtomicUsize::new(0);
+    /// Which measurement is running, and how many threads allocated in it
+    /// (a thread counts once per measurement: the threads the code used).
+    static EPOCH: AtomicUsize = AtomicUsize::new(0);
+    static THREADS: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SEEN: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+    }
 
     fn add(bytes: usize) {
         let now = NOW.fetch_add(bytes, SeqCst) + bytes;
         MOST.fetch_max(now, SeqCst);
+        let epoch = EPOCH.load(SeqCst);
+        // try_with: no panic in a thread whose locals are being torn down.
+        let _ = SEEN.try_with(|seen| {
+            if seen.get() != epoch {
+                seen.set(epoch);
+                THREADS.fetch_add(1, SeqCst);
+            }
+        });
     }
 
     fn sub(bytes: usize) {
@@ -299,12 +315,16 @@ mod counting {
         }
     }
 
-    /// Runs `f`; returns its result and the most bytes allocated during the
-    /// call beyond those allocated before it.
-    pub fn measure<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    /// Runs `f`; returns its result, the most bytes allocated during the
+    /// call beyond those allocated before it, and how many threads
+    /// allocated during it.
+    pub fn measure<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
+        EPOCH.fetch_add(1, SeqCst);
+        THREADS.store(0, SeqCst);
         let before = NOW.load(SeqCst);
         MOST.store(before, SeqCst);
         let result = f();
-        (result, MOST.load(SeqCst).saturating_sub(before))
+        let threads = THREADS.load(SeqCst);
+        (result, MOST.load(SeqCst).saturating_sub(before), threads)
     }
 }

@@ -28,10 +28,10 @@ grader_kit::ops! {
         -> (out: Tensor, dq: Option<Tensor>, dk: Option<Tensor>, dv: Option<Tensor>);
     /// The peak bytes allocated during the student's forward and backward
     /// (default tiles and scale; outputs included), with `threads` threads
-    /// asked for.
+    /// asked for, and how many threads allocated (the most of the two).
     fn memory(q: Tensor, k: Tensor, v: Tensor, d_out: Tensor, is_causal: bool, threads: usize)
-        -> (forward_peak: f64, backward_peak: f64);
-    /// Seconds: the fastest of `reps` runs of the student's forward and
+        -> (forward_peak: f64, backward_peak: f64, threads_used: f64);
+    /// Seconds: the median of `reps` runs of the student's forward and
     /// backward, and of `naive_reps` runs of the naive path's.
     fn speed(q: Tensor, k: Tensor, v: Tensor, d_out: Tensor, is_causal: bool, reps: usize,
         naive_reps: usize) -> (flash_forward: f64, flash_backward: f64, naive_forward: f64,

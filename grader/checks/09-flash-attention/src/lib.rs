@@ -42,11 +42,12 @@ const MEMORY_THREADS: usize = 4;
 const MEMORY_SLACK: usize = 1 << 20;
 
 /// The speed line's problem, (batch, heads, L, E), and the runs whose
-/// fastest is reported: the student's code after a warm-up, the naive path
-/// (about half a second a run) without.
+/// median is reported (steadier than the fastest on a shared machine): the
+/// student's code after a warm-up, the naive path (about half a second a
+/// run) without.
 const SPEED_SHAPE: [usize; 4] = [1, 2, 1024, 64];
-const SPEED_REPS: usize = 3;
-const NAIVE_REPS: usize = 2;
+const SPEED_REPS: usize = 5;
+const NAIVE_REPS: usize = 3;
 
 /// The tile sizes the properties draw from (`None`: the default).
 const TILES: [Option<(usize, usize)>; 9] = [
@@ -151,11 +152,11 @@ pub fn checks(worker: &mut Worker) {
     });
 
     let seed = worker.seed();
-    let measured: RefCell<Option<Result<(usize, usize), Failure>>> = RefCell::new(None);
+    let measured: RefCell<Option<Result<Memory, Failure>>> = RefCell::new(None);
     worker.check("memory", "memory", || {
         let result = measure_memory(rng_for(seed, "memory"));
         let verdict = match &result {
-            Ok((forward, backward)) => memory_verdict(*forward, *backward),
+            Ok(memory) => memory_verdict(memory),
             Err(failure) => Err(failure.clone()),
         };
         *measured.borrow_mut() = Some(result);
@@ -286,18 +287,28 @@ impl Problem {
 
 /// The peak bytes the student's forward and backward allocate beyond their
 /// inputs and outputs, on random inputs of the memory check's size.
-fn measure_memory(mut rng: StdRng) -> Result<(usize, usize), Failure> {
+/// What the memory check measured: the peaks beyond inputs and outputs,
+/// and the threads that allocated while the code ran.
+struct Memory {
+    forward: usize,
+    backward: usize,
+    threads: usize,
+}
+
+fn measure_memory(mut rng: StdRng) -> Result<Memory, Failure> {
     let (l, e) = (MEMORY_L, MEMORY_E);
     let [q, k, v, d_out] = [0; 4].map(|_| filler(&mut rng, &[l, e]));
-    let (forward_peak, backward_peak) = ex::memory(&q, &k, &v, &d_out, false, MEMORY_THREADS)?;
+    let (forward_peak, backward_peak, threads) =
+        ex::memory(&q, &k, &v, &d_out, false, MEMORY_THREADS)?;
     let forward_peak = measurement(forward_peak)? as usize;
     let backward_peak = measurement(backward_peak)? as usize;
     let outputs = (l * e + l) * 4; // out and lse
     let gradients = 3 * l * e * 4; // dq, dk and dv
-    Ok((
-        forward_peak.saturating_sub(outputs),
-        backward_peak.saturating_sub(gradients),
-    ))
+    Ok(Memory {
+        forward: forward_peak.saturating_sub(outputs),
+        backward: backward_peak.saturating_sub(gradients),
+        threads: measurement(threads)? as usize,
+    })
 }
 
 /// A number the adapter measured: finite and not negative.
@@ -332,31 +343,39 @@ fn memory_bound() -> usize {
 }
 
 /// What the measurement was, in words.
-fn memory_line(forward: usize, backward: usize) -> String {
+fn memory_line(m: &Memory) -> String {
     format!(
-        "forward {} and backward {} beyond their inputs and outputs at L = S = {MEMORY_L}, E = {MEMORY_E}, {MEMORY_THREADS} threads (bound {} = 8·L·E·4 + 1 MiB; the naive path's scores alone take {})",
-        mib(forward),
-        mib(backward),
+        "forward {} and backward {} beyond their inputs and outputs at L = S = {MEMORY_L}, E = {MEMORY_E}, {} (FLASH_ATTENTION_THREADS asked for {MEMORY_THREADS} at a time) (bound {} = 8·L·E·4 + 1 MiB; the naive path's scores alone take {})",
+        mib(m.forward),
+        mib(m.backward),
+        if m.threads <= 1 {
+            "run on 1 thread".to_string()
+        } else {
+            format!(
+                "run on {} threads in all (the caller and those it started)",
+                m.threads
+            )
+        },
         mib(memory_bound()),
         mib(MEMORY_L * MEMORY_L * 4)
     )
 }
 
-fn memory_verdict(forward: usize, backward: usize) -> CheckResult {
-    if forward.max(backward) <= memory_bound() {
+fn memory_verdict(m: &Memory) -> CheckResult {
+    if m.forward.max(m.backward) <= memory_bound() {
         return Ok(());
     }
     Err(Failure::new(format!(
         "too much memory: {}. FlashAttention never holds an L×S matrix: keep only tiles, and O(L) statistics",
-        memory_line(forward, backward)
+        memory_line(m)
     )))
 }
 
 /// The measured peaks, always, as a record that neither earns nor loses
 /// points (the check `memory` grades them).
-fn report_memory(measured: &RefCell<Option<Result<(usize, usize), Failure>>>) -> CheckResult {
+fn report_memory(measured: &RefCell<Option<Result<Memory, Failure>>>) -> CheckResult {
     let line = match measured.borrow().as_ref() {
-        Some(Ok((forward, backward))) => format!("measured: {}", memory_line(*forward, *backward)),
+        Some(Ok(memory)) => format!("measured: {}", memory_line(memory)),
         // A stub: the same "not started" as the check that measures.
         Some(Err(failure)) if failure.status == CheckStatus::NotStarted => {
             return Err(failure.clone())
@@ -413,7 +432,7 @@ fn report_speed(seed: u64) -> CheckResult {
         }
     };
     Err(not_graded(format!(
-        "not graded: forward {} than naive at L = {l}, backward {} ({} heads, E = {e}; forward {:.1} ms against {:.1} ms, backward {:.1} ms against {:.1} ms, fastest of {SPEED_REPS} and {NAIVE_REPS} runs)",
+        "not graded: forward {} than naive at L = {l}, backward {} ({} heads, E = {e}; forward {:.1} ms against {:.1} ms, backward {:.1} ms against {:.1} ms, median of {SPEED_REPS} and {NAIVE_REPS} runs)",
         ratio(fwd, naive_fwd),
         ratio(bwd, naive_bwd),
         b * h,
