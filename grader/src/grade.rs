@@ -107,6 +107,29 @@ pub struct ExerciseReport {
 }
 
 impl ExerciseReport {
+    /// The report of `exercise` before anything is known: passed, no
+    /// checks, no points yet, and the command that reruns it.
+    pub fn new(exercise: &Exercise, options: &Options) -> ExerciseReport {
+        ExerciseReport {
+            id: exercise.id.clone(),
+            name: exercise.name.clone(),
+            title: exercise.title.clone(),
+            status: Status::Passed,
+            summary: String::new(),
+            score: 0.0,
+            points: exercise.points,
+            bonus: exercise.bonus,
+            groups: vec![],
+            checks: vec![],
+            compile_error: None,
+            blocked_by: vec![],
+            rerun: rerun_command(&exercise.id, None, options),
+            stderr_tail: String::new(),
+            student_output: String::new(),
+            duration_ms: 0,
+        }
+    }
+
     /// "01-attention": a name for the exercise in file-like contexts.
     pub fn dir_like(&self) -> String {
         format!("{}-{}", self.id, self.name)
@@ -154,6 +177,25 @@ fn is_zero(value: &f64) -> bool {
 }
 
 impl RunReport {
+    /// The run of `exercises`, with its totals (bonus exercises apart).
+    pub fn of(options: &Options, exercises: Vec<ExerciseReport>) -> RunReport {
+        let sum = |bonus: bool, of: fn(&ExerciseReport) -> f64| -> f64 {
+            exercises.iter().filter(|e| e.bonus == bonus).map(of).sum()
+        };
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            seed: options.seed,
+            target: options.target,
+            fixtures: options.fixtures.display().to_string(),
+            score: sum(false, |e| e.score),
+            max_score: sum(false, |e| e.points),
+            bonus_score: sum(true, |e| e.score),
+            bonus_max: sum(true, |e| e.points),
+            exercises,
+            isolation: None,
+        }
+    }
+
     /// 0 if everything graded passed, 1 if anything failed, 2 on a fixture error.
     pub fn exit_code(&self) -> i32 {
         if self
@@ -286,22 +328,7 @@ pub fn grade_built(
         .iter()
         .filter_map(|e| results.remove(&e.id))
         .collect();
-    RunReport {
-        schema_version: SCHEMA_VERSION,
-        seed: options.seed,
-        target: options.target,
-        fixtures: options.fixtures.display().to_string(),
-        score: exercises.iter().filter(|e| !e.bonus).map(|e| e.score).sum(),
-        max_score: exercises
-            .iter()
-            .filter(|e| !e.bonus)
-            .map(|e| e.points)
-            .sum(),
-        bonus_score: exercises.iter().filter(|e| e.bonus).map(|e| e.score).sum(),
-        bonus_max: exercises.iter().filter(|e| e.bonus).map(|e| e.points).sum(),
-        exercises,
-        isolation: None,
-    }
+    RunReport::of(options, exercises)
 }
 
 /// The report of a submission that was refused before any build: every
@@ -311,43 +338,12 @@ pub fn refused(selected: &[Exercise], options: &Options, why: &str) -> RunReport
     let exercises: Vec<ExerciseReport> = selected
         .iter()
         .map(|exercise| ExerciseReport {
-            id: exercise.id.clone(),
-            name: exercise.name.clone(),
-            title: exercise.title.clone(),
             status: Status::Refused,
             summary: why.to_string(),
-            score: 0.0,
-            points: exercise.points,
-            bonus: exercise.bonus,
-            groups: vec![],
-            checks: vec![],
-            compile_error: None,
-            blocked_by: vec![],
-            rerun: rerun_command(&exercise.id, None, options),
-            stderr_tail: String::new(),
-            student_output: String::new(),
-            duration_ms: 0,
+            ..ExerciseReport::new(exercise, options)
         })
         .collect();
-    let sum = |bonus: bool, f: fn(&ExerciseReport) -> f64| {
-        exercises
-            .iter()
-            .filter(|e| e.bonus == bonus)
-            .map(f)
-            .sum::<f64>()
-    };
-    RunReport {
-        schema_version: SCHEMA_VERSION,
-        seed: options.seed,
-        target: options.target,
-        fixtures: options.fixtures.display().to_string(),
-        score: 0.0,
-        max_score: sum(false, |e| e.points),
-        bonus_score: 0.0,
-        bonus_max: sum(true, |e| e.points),
-        exercises,
-        isolation: None,
-    }
+    RunReport::of(options, exercises)
 }
 
 /// The worker of `exercise` and its adapter, when both were built and
@@ -427,24 +423,7 @@ fn grade_one(
     options: &Options,
     outcome: Option<Outcome>,
 ) -> ExerciseReport {
-    let mut report = ExerciseReport {
-        id: exercise.id.clone(),
-        name: exercise.name.clone(),
-        title: exercise.title.clone(),
-        status: Status::Passed,
-        summary: String::new(),
-        score: 0.0,
-        points: exercise.points,
-        bonus: exercise.bonus,
-        groups: vec![],
-        checks: vec![],
-        compile_error: None,
-        blocked_by: vec![],
-        rerun: rerun_command(&exercise.id, None, options),
-        stderr_tail: String::new(),
-        student_output: String::new(),
-        duration_ms: 0,
-    };
+    let mut report = ExerciseReport::new(exercise, options);
     let own_packages = [
         exercise.exercise_package(),
         exercise.solution_package(),
