@@ -6,22 +6,25 @@
 //! A kit whose exercise has no judge here (the grader's own test kits) has
 //! its judge built from its `grader/checks/NN-name` crate instead.
 
+use std::sync::OnceLock;
+
 use grader_kit::Worker;
+
+/// A launcher's table of judges: the checks of the exercise in a folder.
+pub type Registry = fn(&str) -> Option<fn(&mut Worker)>;
+
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+
+/// Installs the judges the binary was built with (`src/main.rs` does, first
+/// thing). The library itself links none: the grader's own tests, which
+/// call it in-process on test kits, need no candle.
+pub fn install(registry: Registry) {
+    let _ = REGISTRY.set(registry);
+}
 
 /// The checks of the exercise in folder `dir`, when this launcher has them.
 pub fn builtin(dir: &str) -> Option<fn(&mut Worker)> {
-    Some(match dir {
-        "01-attention" => check_01_attention::checks,
-        "02-masked-attention" => check_02_masked_attention::checks,
-        "03-head" => check_03_head::checks,
-        "04-multi-head" => check_04_multi_head::checks,
-        "05-decoder-layer" => check_05_decoder_layer::checks,
-        "06-toy-task" => check_06_toy_task::checks,
-        "07-attention-habit" => check_07_attention_habit::checks,
-        "08-bert" => check_08_bert::checks,
-        "09-flash-attention" => check_09_flash_attention::checks,
-        _ => return None,
-    })
+    REGISTRY.get().and_then(|registry| registry(dir))
 }
 
 /// `grader judge DIR ARGS…`: runs the judge of `dir` as a worker (see
