@@ -258,7 +258,7 @@ pub fn build_confined(
     if stderr_thread.is_finished() {
         built.cargo_stderr = stderr_thread.join().unwrap_or_default();
     }
-    if let Ok(me) = std::env::current_exe() {
+    if let Some(me) = launcher_exe() {
         for exercise in exercises.iter().filter(|e| builtin(e)) {
             built.workers.insert(exercise.id.clone(), me.clone());
             built.builtin.insert(exercise.id.clone());
@@ -274,6 +274,17 @@ pub fn build_confined(
         built.adapters.clear();
     }
     Ok(built)
+}
+
+/// This launcher's own binary, to run its judges: `/proc/self/exe` on
+/// Linux (in the child it names the running binary, even when a build has
+/// since replaced or deleted its file), else its path.
+fn launcher_exe() -> Option<PathBuf> {
+    let proc_self = Path::new("/proc/self/exe");
+    if proc_self.exists() {
+        return Some(proc_self.to_path_buf());
+    }
+    std::env::current_exe().ok()
 }
 
 /// Why a built binary cannot be trusted to come from this kit's files.

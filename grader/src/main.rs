@@ -15,6 +15,7 @@ fn judges(dir: &str) -> Option<fn(&mut Worker)> {
         "07-attention-habit" => check_07_attention_habit::checks,
         "08-bert" => check_08_bert::checks,
         "09-flash-attention" => check_09_flash_attention::checks,
+        "10-gpt" => check_10_gpt::checks,
         _ => return None,
     })
 }
