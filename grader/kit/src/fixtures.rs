@@ -2,7 +2,7 @@
 //! `manifest.yaml` before use.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
@@ -126,6 +126,28 @@ impl Fixtures {
 
     pub fn cases(&self) -> &[Case] {
         &self.cases
+    }
+
+    /// The checkpoint folders the cases name (`params: model: <dir>`, a
+    /// hidden set may bring its own), where they are folders below the
+    /// exercise's fixture folder `root`, never `root` itself, which holds the
+    /// expected values; names in `apart` (a fetched model) are left out. For
+    /// `client::allow_read`.
+    pub fn checkpoints_named(&self, root: &Path, apart: &[&str]) -> Vec<PathBuf> {
+        let Ok(root) = std::fs::canonicalize(root) else {
+            return vec![];
+        };
+        let mut dirs: Vec<PathBuf> = self
+            .cases
+            .iter()
+            .filter_map(|case| case.param_str("model").ok().flatten())
+            .filter(|name| !apart.contains(&name.as_str()))
+            .filter_map(|name| std::fs::canonicalize(root.join(name)).ok())
+            .filter(|dir| dir.is_dir() && dir.starts_with(&root) && *dir != root)
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
     }
 
     /// Runs `check` on every case of `op` as a check of `group`. Reports, as

@@ -52,7 +52,9 @@ pub fn checks(worker: &mut Worker) {
     // The checkpoints are inputs: the adapter may read them (the two the
     // judge uses itself, MiniLM, and every one a case names, as a hidden
     // set may bring its own), and nothing else of the fixture folder.
-    let named = fixtures.iter().flat_map(|f| checkpoints_named(f, &root));
+    let named = fixtures
+        .iter()
+        .flat_map(|f| f.checkpoints_named(&root, &["minilm"]));
     for dir in [tiny.clone(), fresh.clone()]
         .into_iter()
         .chain(minilm.clone())
@@ -112,27 +114,6 @@ pub fn checks(worker: &mut Worker) {
     worker.check("properties", "bert-prefix-loads-the-same", || {
         bert_prefix_loads_the_same(&tiny)
     });
-}
-
-/// The checkpoint folders the cases name (`params: model: <dir>`), where
-/// they are folders below the exercise's fixture folder `root` (never
-/// `root` itself, which holds the expected values). `minilm` is the fetched
-/// model's name, allowed apart.
-fn checkpoints_named(fixtures: &Fixtures, root: &Path) -> Vec<PathBuf> {
-    let Ok(root) = std::fs::canonicalize(root) else {
-        return vec![];
-    };
-    let mut dirs: Vec<PathBuf> = fixtures
-        .cases()
-        .iter()
-        .filter_map(|case| case.param_str("model").ok().flatten())
-        .filter(|name| name != "minilm")
-        .filter_map(|name| std::fs::canonicalize(root.join(name)).ok())
-        .filter(|dir| dir.is_dir() && dir.starts_with(&root) && *dir != root)
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    dirs
 }
 
 /// `path` from the root, as the adapter (another process) must be told it.

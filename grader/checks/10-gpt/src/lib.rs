@@ -108,7 +108,9 @@ pub fn checks(worker: &mut Worker) {
     // The checkpoints are inputs: the adapter may read the tiny model and
     // every folder a case names (a hidden set may bring its own), and
     // nothing else of the fixture folder.
-    let named = fixtures.iter().flat_map(|f| checkpoints_named(f, &root));
+    let named = fixtures
+        .iter()
+        .flat_map(|f| f.checkpoints_named(&root, &[]));
     for dir in std::iter::once(tiny.clone()).chain(named) {
         client::allow_read(&dir);
     }
@@ -214,25 +216,6 @@ pub fn checks(worker: &mut Worker) {
         step_time_does_not_grow(&measured)
     });
     worker.check("speed", "speed", || report_speed(&measured));
-}
-
-/// The checkpoint folders the cases name (`params: model: <dir>`), where
-/// they are folders below the exercise's fixture folder `root` (never
-/// `root` itself, which holds the expected values).
-fn checkpoints_named(fixtures: &Fixtures, root: &Path) -> Vec<PathBuf> {
-    let Ok(root) = std::fs::canonicalize(root) else {
-        return vec![];
-    };
-    let mut dirs: Vec<PathBuf> = fixtures
-        .cases()
-        .iter()
-        .filter_map(|case| case.param_str("model").ok().flatten())
-        .filter_map(|name| std::fs::canonicalize(root.join(name)).ok())
-        .filter(|dir| dir.is_dir() && dir.starts_with(&root) && *dir != root)
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    dirs
 }
 
 /// `path` from the root, as the adapter (another process) must be told it.
