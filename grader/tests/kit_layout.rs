@@ -135,7 +135,7 @@ fn exercises_differ_from_solutions_only_inside_function_bodies() {
 fn given_code_exists_once() {
     // Code an exercise gives is written once: the solution (and, for 08's
     // baselines, the judge) compile the exercise's file through `#[path]`.
-    // 01's matmul and 08's baselines live outside `src/`, where a
+    // 01's matmul, 08's baselines and 10's loading live outside `src/`, where a
     // submission's copy is never taken, since the judge or every later
     // exercise relies on them.
     for (given, users) in [
@@ -157,6 +157,10 @@ fn given_code_exists_once() {
         (
             "exercises/09-flash-attention/src/kernels.rs",
             &["solutions/09-flash-attention/src/lib.rs"][..],
+        ),
+        (
+            "exercises/10-gpt/given/loading.rs",
+            &["exercises/10-gpt/src/lib.rs", "solutions/10-gpt/src/lib.rs"][..],
         ),
     ] {
         assert!(root().join(given).is_file(), "{given} is missing");

@@ -68,6 +68,9 @@ struct State {
     readable: Vec<PathBuf>,
     /// The processes of started calls not yet finished, ended with the judge.
     started: Vec<u32>,
+    /// While a worker only announces its checks, calls fail at once: no
+    /// adapter is started.
+    planning: bool,
 }
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
@@ -87,16 +90,15 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> T) -> T {
         pinned: HashMap::new(),
         readable: Vec::new(),
         started: Vec::new(),
+        planning: false,
     });
     f(state)
 }
 
-static PLANNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// While a worker only announces its checks, calls fail at once: no
 /// adapter is started.
 pub fn set_planning(planning: bool) {
-    PLANNING.store(planning, std::sync::atomic::Ordering::Relaxed);
+    with_state(|state| state.planning = planning);
 }
 
 /// Takes the adapters named on the worker's command line.
@@ -257,7 +259,7 @@ pub fn call_student(
 /// A new adapter process for the student's code, sandboxed unless the
 /// worker was told not to.
 fn spawn_student() -> Result<Link, Failure> {
-    if PLANNING.load(std::sync::atomic::Ordering::Relaxed) {
+    if with_state(|s| s.planning) {
         return Err(Failure::new("not called while the checks are announced"));
     }
     let path = with_state(|s| s.config.adapter.clone()).ok_or_else(|| {

@@ -53,9 +53,6 @@ impl Fixtures {
         };
         let tensors = Arc::new(tensors);
         for spec in &list.cases {
-            client::pin(&spec.op, spec.tolerance);
-        }
-        for spec in &list.cases {
             let mistakes = spec.mistakes.values().flat_map(|m| m.values());
             for name in spec
                 .inputs
@@ -83,20 +80,20 @@ impl Fixtures {
     }
 
     /// Loads the fixtures named by the worker's arguments, or reports why
-    /// it cannot (as a fixture error record) and returns `None`.
-    /// Loaded once per process: a worker's two passes (see
-    /// [`crate::harness::run`]) share them.
+    /// it cannot (as a fixture error record) and returns `None`. The worker
+    /// keeps them for its second pass (see [`crate::harness::run`]), and
+    /// its calls of every op they hold are compared with the reference's
+    /// within the op's tolerance ([`client::pin`]).
     pub fn load_for(worker: &mut Worker, exercise_dir: &str) -> Option<Fixtures> {
-        static LOADED: std::sync::Mutex<Option<(String, Fixtures)>> = std::sync::Mutex::new(None);
-        let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((dir, fixtures)) = loaded.as_ref() {
-            if dir == exercise_dir {
-                return Some(fixtures.clone());
-            }
+        if let Some(fixtures) = worker.loaded(exercise_dir) {
+            return Some(fixtures);
         }
         match Fixtures::load(&worker.args().fixtures.clone(), exercise_dir) {
             Ok(fixtures) => {
-                *loaded = Some((exercise_dir.to_string(), fixtures.clone()));
+                for case in &fixtures.cases {
+                    client::pin(&case.spec.op, case.spec.tolerance);
+                }
+                worker.keep_loaded(exercise_dir, &fixtures);
                 Some(fixtures)
             }
             Err(error) => {

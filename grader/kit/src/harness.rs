@@ -20,6 +20,9 @@ pub struct Worker {
     token: String,
     /// The first pass of [`run`]: announce each check, run none.
     planning: bool,
+    /// The fixtures loaded by the first pass, by exercise folder.
+    #[cfg(feature = "tensors")]
+    loaded: Option<(String, crate::Fixtures)>,
 }
 
 thread_local! {
@@ -46,7 +49,21 @@ impl Worker {
             args,
             token,
             planning: false,
+            #[cfg(feature = "tensors")]
+            loaded: None,
         }
+    }
+
+    /// The fixtures of `exercise_dir` this worker loaded already.
+    #[cfg(feature = "tensors")]
+    pub(crate) fn loaded(&self, exercise_dir: &str) -> Option<crate::Fixtures> {
+        let (dir, fixtures) = self.loaded.as_ref()?;
+        (dir == exercise_dir).then(|| fixtures.clone())
+    }
+
+    #[cfg(feature = "tensors")]
+    pub(crate) fn keep_loaded(&mut self, exercise_dir: &str, fixtures: &crate::Fixtures) {
+        self.loaded = Some((exercise_dir.to_string(), fixtures.clone()));
     }
 
     pub fn args(&self) -> &WorkerArgs {

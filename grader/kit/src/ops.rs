@@ -26,10 +26,10 @@
 //! The judge compiles the adapter's `ops.rs` through `#[path]`, so the two
 //! sides cannot disagree. An argument of type `Tensor` (or `Option<Tensor>`,
 //! `Vec<Tensor>`, [`Weights`]) travels as input tensors, anything else as a
-//! parameter; see [`Arg`] and [`Output`]. An exercise's own argument types
-//! (a mask with its kind, a training budget) get an `impl Arg` beside the
-//! declaration, in terms of these: a config may put several parameters, by
-//! their own names.
+//! parameter; see [`Arg`] and [`Output`]. A struct of parameters (a model's
+//! sizes, a training budget) is declared with [`params!`](crate::params),
+//! one parameter per field; an exercise's other argument types (a mask with
+//! its kind) get an `impl Arg` beside the declaration, in terms of these.
 
 use std::collections::HashMap;
 
@@ -96,18 +96,18 @@ impl Arg for Option<Tensor> {
     }
 }
 
-/// A list of tensors (one per run, say): the inputs `<name>.0`, `<name>.1`, …
+/// A list of tensors (one per run, say): the inputs `<name>0`, `<name>1`, …
 /// (as [`Output`] sends a list).
 impl Arg for Vec<Tensor> {
     type Ref<'a> = &'a [Tensor];
     fn put(value: &[Tensor], name: &str, request: &mut Request) {
         for (i, t) in value.iter().enumerate() {
-            Tensor::put(t, &format!("{name}.{i}"), request);
+            Tensor::put(t, &format!("{name}{i}"), request);
         }
     }
     fn take(call: &Call, name: &str) -> Result<Self, Failure> {
         let mut all = Vec::new();
-        while let Some(t) = call.optional_input(&format!("{name}.{}", all.len()))? {
+        while let Some(t) = call.optional_input(&format!("{name}{}", all.len()))? {
             all.push(t);
         }
         Ok(all)
@@ -291,18 +291,60 @@ impl Output for Option<Tensor> {
     }
 }
 
-/// A list of tensors (one per layer, say): the outputs `<name>.0`, `<name>.1`, ….
+/// A list of tensors (one per layer, say): the outputs `<name>0`, `<name>1`, …,
+/// as the fixture cases name them (`h0`, `k1`).
 impl Output for Vec<Tensor> {
     fn give(self, name: &str, outputs: &mut Vec<(String, Tensor)>) -> Result<(), Failure> {
         for (i, t) in self.into_iter().enumerate() {
-            outputs.push((format!("{name}.{i}"), t));
+            outputs.push((format!("{name}{i}"), t));
         }
         Ok(())
     }
     fn get(outputs: &Outputs, name: &str) -> Result<Self, Failure> {
         Ok((0..)
-            .map_while(|i| outputs.0.get(&format!("{name}.{i}")).cloned())
+            .map_while(|i| outputs.0.get(&format!("{name}{i}")).cloned())
             .collect())
+    }
+}
+
+/// A text (a decoded continuation): its UTF-8 bytes, a u8 tensor, on the
+/// wire, as the fixture cases hold texts.
+impl Output for String {
+    fn give(self, name: &str, outputs: &mut Vec<(String, Tensor)>) -> Result<(), Failure> {
+        let len = self.len();
+        let t = Tensor::from_vec(self.into_bytes(), len, &candle_core::Device::Cpu)?;
+        outputs.push((name.to_string(), t));
+        Ok(())
+    }
+    fn get(outputs: &Outputs, name: &str) -> Result<Self, Failure> {
+        let bytes = outputs
+            .get(name)?
+            .flatten_all()
+            .and_then(|t| t.to_dtype(candle_core::DType::U8))
+            .and_then(|t| t.to_vec1::<u8>())
+            .map_err(|e| Failure::new(format!("output `{name}` is not a text: {e}")))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// Texts (one per row): the outputs `<name>0`, `<name>1`, … as [`String`]s.
+impl Output for Vec<String> {
+    fn give(self, name: &str, outputs: &mut Vec<(String, Tensor)>) -> Result<(), Failure> {
+        for (i, text) in self.into_iter().enumerate() {
+            text.give(&format!("{name}{i}"), outputs)?;
+        }
+        Ok(())
+    }
+    fn get(outputs: &Outputs, name: &str) -> Result<Self, Failure> {
+        (0..)
+            .map_while(|i| {
+                let each = format!("{name}{i}");
+                outputs
+                    .0
+                    .contains_key(&each)
+                    .then(|| String::get(outputs, &each))
+            })
+            .collect()
     }
 }
 
@@ -461,6 +503,62 @@ macro_rules! ops {
         /// Every op's name on the wire (and in the fixtures).
         #[allow(dead_code)]
         pub const OPS: &[&str] = &[ $( $crate::__op_name!($name $(, $wire)?) ),* ];
+    };
+}
+
+/// Declares a struct of parameters that travels as one parameter per field,
+/// named as the field (a model's sizes, a training budget), with its
+/// [`Arg`]; a field with `= default` may be absent from a call:
+///
+/// ```text
+/// grader_kit::params! {
+///     /// The training budget.
+///     pub struct Budget { pub steps: usize, pub learning_rate: f64 = 1e-3 }
+/// }
+/// ```
+///
+/// Fields are of types passed by value (numbers, flags, their `Option`s, or
+/// an exercise's own `Copy` type whose `Ref` is itself); the struct is
+/// passed by reference.
+#[macro_export]
+macro_rules! params {
+    ($(
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty $(= $default:expr)? ),* $(,)?
+        }
+    )*) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty ),*
+        }
+
+        impl $crate::ops::Arg for $name {
+            type Ref<'a> = &'a $name;
+            fn put(value: &$name, _: &str, request: &mut $crate::ops::Request) {
+                $( <$ty as $crate::ops::Arg>::put(value.$field, stringify!($field), request); )*
+            }
+            fn take(
+                call: &$crate::adapter::Call,
+                _: &str,
+            ) -> ::std::result::Result<Self, $crate::Failure> {
+                Ok($name {
+                    $( $field: $crate::__param_take!(call, $field, $ty $(, $default)?), )*
+                })
+            }
+        }
+    )*};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __param_take {
+    ($call:ident, $field:ident, $ty:ty) => {
+        <$ty as $crate::ops::Arg>::take($call, stringify!($field))?
+    };
+    ($call:ident, $field:ident, $ty:ty, $default:expr) => {
+        <Option<$ty> as $crate::ops::Arg>::take($call, stringify!($field))?.unwrap_or($default)
     };
 }
 

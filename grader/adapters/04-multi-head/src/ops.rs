@@ -6,9 +6,7 @@
 //! group it by. A mask travels as one tensor: u8 is a bool mask (1 = may
 //! NOT attend, PyTorch's convention), any other dtype an additive one.
 
-use grader_kit::adapter::Call;
-use grader_kit::ops::{Arg, Request, Tensor, Weights};
-use grader_kit::Failure;
+use grader_kit::ops::{Tensor, Weights};
 
 grader_kit::ops! {
     fn split_heads(x: Tensor, num_heads: usize) -> (out: Tensor);
@@ -31,31 +29,14 @@ grader_kit::ops! {
         -> (out: Tensor);
 }
 
-/// `nn.MultiheadAttention`'s sizes: the params `embed_dim`, `num_heads`,
-/// `kdim` and `vdim` (absent or null: embed_dim), as the fixture cases
-/// name them.
-#[derive(Debug, Clone, Copy)]
-pub struct MhaSizes {
-    pub embed_dim: usize,
-    pub num_heads: usize,
-    pub kdim: Option<usize>,
-    pub vdim: Option<usize>,
-}
-
-impl Arg for MhaSizes {
-    type Ref<'a> = MhaSizes;
-    fn put(value: MhaSizes, _: &str, request: &mut Request) {
-        usize::put(value.embed_dim, "embed_dim", request);
-        usize::put(value.num_heads, "num_heads", request);
-        <Option<usize> as Arg>::put(value.kdim, "kdim", request);
-        <Option<usize> as Arg>::put(value.vdim, "vdim", request);
-    }
-    fn take(call: &Call, _: &str) -> Result<Self, Failure> {
-        Ok(MhaSizes {
-            embed_dim: usize::take(call, "embed_dim")?,
-            num_heads: usize::take(call, "num_heads")?,
-            kdim: <Option<usize> as Arg>::take(call, "kdim")?,
-            vdim: <Option<usize> as Arg>::take(call, "vdim")?,
-        })
+grader_kit::params! {
+    /// `nn.MultiheadAttention`'s sizes: the params `embed_dim`, `num_heads`,
+    /// `kdim` and `vdim` (absent or null: embed_dim), as the fixture cases
+    /// name them.
+    pub struct MhaSizes {
+        pub embed_dim: usize,
+        pub num_heads: usize,
+        pub kdim: Option<usize>,
+        pub vdim: Option<usize>,
     }
 }

@@ -23,7 +23,7 @@ grader_kit::ops! {
 }
 
 /// The feed-forward activation: the param `"relu"` or `"gelu"`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
     Relu,
     Gelu,
@@ -47,37 +47,16 @@ impl Arg for Activation {
     }
 }
 
-/// `nn.TransformerEncoderLayer`'s arguments: the params `d_model`, `nhead`,
-/// `dim_feedforward`, `activation`, `layer_norm_eps` (1e-5 when absent) and
-/// `norm_first`, as the fixture cases name them.
-#[derive(Debug, Clone, Copy)]
-pub struct DecoderConfig {
-    pub d_model: usize,
-    pub nhead: usize,
-    pub dim_feedforward: usize,
-    pub activation: Activation,
-    pub layer_norm_eps: f64,
-    pub norm_first: bool,
-}
-
-impl Arg for DecoderConfig {
-    type Ref<'a> = &'a DecoderConfig;
-    fn put(value: &DecoderConfig, _: &str, request: &mut Request) {
-        usize::put(value.d_model, "d_model", request);
-        usize::put(value.nhead, "nhead", request);
-        usize::put(value.dim_feedforward, "dim_feedforward", request);
-        Activation::put(value.activation, "activation", request);
-        f64::put(value.layer_norm_eps, "layer_norm_eps", request);
-        bool::put(value.norm_first, "norm_first", request);
-    }
-    fn take(call: &Call, _: &str) -> Result<Self, Failure> {
-        Ok(DecoderConfig {
-            d_model: usize::take(call, "d_model")?,
-            nhead: usize::take(call, "nhead")?,
-            dim_feedforward: usize::take(call, "dim_feedforward")?,
-            activation: Activation::take(call, "activation")?,
-            layer_norm_eps: <Option<f64> as Arg>::take(call, "layer_norm_eps")?.unwrap_or(1e-5),
-            norm_first: bool::take(call, "norm_first")?,
-        })
+grader_kit::params! {
+    /// `nn.TransformerEncoderLayer`'s arguments: the params `d_model`,
+    /// `nhead`, `dim_feedforward`, `activation`, `layer_norm_eps` (1e-5 when
+    /// absent) and `norm_first`, as the fixture cases name them.
+    pub struct DecoderConfig {
+        pub d_model: usize,
+        pub nhead: usize,
+        pub dim_feedforward: usize,
+        pub activation: Activation,
+        pub layer_norm_eps: f64 = 1e-5,
+        pub norm_first: bool,
     }
 }

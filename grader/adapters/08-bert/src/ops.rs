@@ -7,9 +7,7 @@
 
 use std::path::PathBuf;
 
-use grader_kit::adapter::Call;
-use grader_kit::ops::{Arg, Request, Tensor, Weights};
-use grader_kit::Failure;
+use grader_kit::ops::{Tensor, Weights};
 
 grader_kit::ops! {
     /// `load_tokenizer` and `BertModel::load` of a checkpoint folder.
@@ -42,67 +40,23 @@ grader_kit::ops! {
     fn habit_logits(head: HeadConfig, seed: u64, hidden: Tensor) -> (logits: Tensor);
 }
 
-/// The sizes of the habit head: the params `hidden_size`, `num_queries`,
-/// `attention_heads`, `attention_dim`, `mlp_hidden` and `classes`.
-#[derive(Debug, Clone, Copy)]
-pub struct HeadConfig {
-    pub hidden_size: usize,
-    pub num_queries: usize,
-    pub attention_heads: usize,
-    pub attention_dim: usize,
-    pub mlp_hidden: usize,
-    pub classes: usize,
-}
-
-impl Arg for HeadConfig {
-    type Ref<'a> = HeadConfig;
-    fn put(value: HeadConfig, _: &str, request: &mut Request) {
-        usize::put(value.hidden_size, "hidden_size", request);
-        usize::put(value.num_queries, "num_queries", request);
-        usize::put(value.attention_heads, "attention_heads", request);
-        usize::put(value.attention_dim, "attention_dim", request);
-        usize::put(value.mlp_hidden, "mlp_hidden", request);
-        usize::put(value.classes, "classes", request);
+grader_kit::params! {
+    /// The sizes of the habit head.
+    pub struct HeadConfig {
+        pub hidden_size: usize,
+        pub num_queries: usize,
+        pub attention_heads: usize,
+        pub attention_dim: usize,
+        pub mlp_hidden: usize,
+        pub classes: usize,
     }
-    fn take(call: &Call, _: &str) -> Result<Self, Failure> {
-        Ok(HeadConfig {
-            hidden_size: usize::take(call, "hidden_size")?,
-            num_queries: usize::take(call, "num_queries")?,
-            attention_heads: usize::take(call, "attention_heads")?,
-            attention_dim: usize::take(call, "attention_dim")?,
-            mlp_hidden: usize::take(call, "mlp_hidden")?,
-            classes: usize::take(call, "classes")?,
-        })
-    }
-}
 
-/// The training budget: the params `epochs`, `batch_size`,
-/// `learning_rate`, `weight_decay` and `seed`.
-#[derive(Debug, Clone, Copy)]
-pub struct TrainConfig {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub learning_rate: f64,
-    pub weight_decay: f64,
-    pub seed: u64,
-}
-
-impl Arg for TrainConfig {
-    type Ref<'a> = TrainConfig;
-    fn put(value: TrainConfig, _: &str, request: &mut Request) {
-        usize::put(value.epochs, "epochs", request);
-        usize::put(value.batch_size, "batch_size", request);
-        f64::put(value.learning_rate, "learning_rate", request);
-        f64::put(value.weight_decay, "weight_decay", request);
-        u64::put(value.seed, "seed", request);
-    }
-    fn take(call: &Call, _: &str) -> Result<Self, Failure> {
-        Ok(TrainConfig {
-            epochs: usize::take(call, "epochs")?,
-            batch_size: usize::take(call, "batch_size")?,
-            learning_rate: f64::take(call, "learning_rate")?,
-            weight_decay: f64::take(call, "weight_decay")?,
-            seed: u64::take(call, "seed")?,
-        })
+    /// The training budget.
+    pub struct TrainConfig {
+        pub epochs: usize,
+        pub batch_size: usize,
+        pub learning_rate: f64,
+        pub weight_decay: f64,
+        pub seed: u64,
     }
 }

@@ -20,127 +20,253 @@ use solution as ex;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use grader_kit::adapter::{outputs, serve, unknown_op, Call, Outputs};
-use grader_kit::{Failure, Inputs};
+use grader_kit::ops::{Tensor, Weights};
+use grader_kit::Failure;
+use ops::{Budget, Sampling, Sizes};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+mod ops;
+
+struct Student;
+
 fn main() {
-    serve(|call| match call.op.as_str() {
-        "tokenize" => {
-            let texts = texts(call)?;
-            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let (ids, mask) = ex::encode_batch(&*tokenizer(call)?, &texts, &Device::Cpu)?;
-            outputs([("input_ids", ids), ("attention_mask", mask)])
-        }
-        "decode" => {
-            let ids = call.ids("ids")?.flatten_all()?.to_vec1::<u32>()?;
-            let text = ex::decode(&*tokenizer(call)?, &ids)?;
-            outputs([("text", bytes(&text)?)])
-        }
-        "positions" => {
-            let past = call.optional_input("past_mask")?.map(u8_mask).transpose()?;
-            let new = u8_mask(call.input("new_mask")?)?;
-            outputs([("positions", ex::positions(past.as_ref(), &new)?)])
-        }
-        "attention_mask" => {
-            let past = call.optional_input("past_mask")?.map(u8_mask).transpose()?;
-            let new = u8_mask(call.input("new_mask")?)?;
-            outputs([("allowed", ex::attention_mask(past.as_ref(), &new)?)])
-        }
-        "logits" => {
-            let (ids, mask) = batch(call)?;
-            let logits = model(call)?.forward(&ids, Some(&mask))?;
-            outputs([("logits", zero_padding(&logits, &mask)?)])
-        }
-        "hidden_states" => {
-            let (ids, mask) = batch(call)?;
-            let out = model(call)?.forward_step(&ids, Some(&mask), None)?;
-            out.hidden_states
-                .iter()
-                .enumerate()
-                .map(|(i, h)| Ok((format!("h{i}"), zero_padding(h, &mask)?)))
-                .collect()
-        }
-        "steps" => steps(call),
-        // The same; `greedy_ids` is the judge's name for it on random
-        // prompts (no fixture case pins it: see the judge).
-        "generate" | "greedy_ids" => {
-            let (ids, mask) = batch(call)?;
-            let new = call.params.usize("max_new_tokens")?;
-            let use_cache = call.params.bool("use_cache")?;
-            let out = ex::generate(
-                &*model(call)?,
-                &ids,
-                Some(&mask),
-                new,
-                use_cache,
-                ex::greedy,
-            )?;
-            outputs([("ids", out)])
-        }
-        "generate_sampled" => {
-            let (ids, mask) = batch(call)?;
-            let new = call.params.usize("max_new_tokens")?;
-            let use_cache = call.params.bool("use_cache")?;
-            let sampling = sampling(call)?;
-            let mut rng = StdRng::seed_from_u64(call.params.usize("seed")? as u64);
-            let out = ex::generate(
-                &*model(call)?,
-                &ids,
-                Some(&mask),
-                new,
-                use_cache,
-                |logits| ex::sample(logits, &sampling, &mut rng),
-            )?;
-            outputs([("ids", out)])
-        }
-        "complete" => complete(call),
-        "temperature" => {
-            let t = required(call.params.f64("temperature")?, "temperature")?;
-            outputs([("out", ex::apply_temperature(&logits(call)?, t)?)])
-        }
-        "top_k" => {
-            let k = call.params.usize("top_k")?;
-            outputs([("out", ex::top_k_filter(&logits(call)?, k)?)])
-        }
-        "top_p" => {
-            let p = required(call.params.f64("top_p")?, "top_p")?;
-            outputs([("out", ex::top_p_filter(&logits(call)?, p)?)])
-        }
-        "filter" => outputs([("out", ex::filter_logits(&logits(call)?, &sampling(call)?)?)]),
-        "sample" => {
-            let logits = logits(call)?;
-            let sampling = sampling(call)?;
-            let mut rng = StdRng::seed_from_u64(call.params.usize("seed")? as u64);
-            let draws = (0..call.params.usize("draws")?)
-                .map(|_| Ok(ex::sample(&logits, &sampling, &mut rng)?.to_dtype(DType::U32)?))
-                .collect::<Result<Vec<_>, Failure>>()?;
-            outputs([("samples", Tensor::stack(&draws, 0)?)])
-        }
-        "train_copy" => train_copy(call),
-        "step_time" => step_time(call),
-        "speed" => speed(call),
-        _ => unknown_op(call),
-    })
+    ops::serve(Student)
 }
 
-fn required<T>(value: Option<T>, name: &str) -> Result<T, Failure> {
-    value.ok_or_else(|| Failure::fixture(format!("the call has no parameter {name:?}")))
-}
+impl ops::Student for Student {
+    fn tokenize(&self, dir: PathBuf, texts: Vec<String>) -> Result<(Tensor, Tensor), Failure> {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        Ok(ex::encode_batch(&*tokenizer(&dir)?, &texts, &Device::Cpu)?)
+    }
 
-/// The checkpoint folder the judge names.
-fn model_dir(call: &Call) -> Result<PathBuf, Failure> {
-    Ok(PathBuf::from(required(
-        call.params.str("model_dir")?,
-        "model_dir",
-    )?))
+    fn decode(&self, dir: PathBuf, ids: Tensor) -> Result<String, Failure> {
+        let ids = ids.flatten_all()?.to_dtype(DType::U32)?.to_vec1::<u32>()?;
+        Ok(ex::decode(&*tokenizer(&dir)?, &ids)?)
+    }
+
+    fn positions(&self, past: Option<Tensor>, new: Tensor) -> Result<Tensor, Failure> {
+        let past = past.map(u8_mask).transpose()?;
+        Ok(ex::positions(past.as_ref(), &u8_mask(new)?)?)
+    }
+
+    fn attention_mask(&self, past: Option<Tensor>, new: Tensor) -> Result<Tensor, Failure> {
+        let past = past.map(u8_mask).transpose()?;
+        Ok(ex::attention_mask(past.as_ref(), &u8_mask(new)?)?)
+    }
+
+    fn logits(
+        &self,
+        dir: PathBuf,
+        params: Option<Weights>,
+        ids: Tensor,
+        mask: Tensor,
+    ) -> Result<Tensor, Failure> {
+        let (ids, mask) = batch(ids, mask)?;
+        let logits = model(&dir, params)?.forward(&ids, Some(&mask))?;
+        zero_padding(&logits, &mask)
+    }
+
+    fn hidden_states(
+        &self,
+        dir: PathBuf,
+        ids: Tensor,
+        mask: Tensor,
+    ) -> Result<Vec<Tensor>, Failure> {
+        let (ids, mask) = batch(ids, mask)?;
+        let out = model(&dir, None)?.forward_step(&ids, Some(&mask), None)?;
+        let hidden = out.hidden_states.iter();
+        hidden.map(|h| zero_padding(h, &mask)).collect()
+    }
+
+    fn steps(
+        &self,
+        dir: PathBuf,
+        ids: Tensor,
+        mask: Tensor,
+        chunks: Vec<usize>,
+    ) -> Result<(Tensor, Tensor, Vec<Tensor>, Vec<Tensor>), Failure> {
+        let (ids, mask) = batch(ids, mask)?;
+        steps(&*model(&dir, None)?, &ids, &mask, &chunks)
+    }
+
+    fn generate(
+        &self,
+        dir: PathBuf,
+        ids: Tensor,
+        mask: Tensor,
+        new: usize,
+        use_cache: bool,
+    ) -> Result<Tensor, Failure> {
+        let (ids, mask) = batch(ids, mask)?;
+        let model = model(&dir, None)?;
+        Ok(ex::generate(
+            &model,
+            &ids,
+            Some(&mask),
+            new,
+            use_cache,
+            ex::greedy,
+        )?)
+    }
+
+    fn greedy_ids(
+        &self,
+        dir: PathBuf,
+        ids: Tensor,
+        mask: Tensor,
+        new: usize,
+        use_cache: bool,
+    ) -> Result<Tensor, Failure> {
+        self.generate(dir, ids, mask, new, use_cache)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn generate_sampled(
+        &self,
+        dir: PathBuf,
+        ids: Tensor,
+        mask: Tensor,
+        new: usize,
+        sampling: Sampling,
+        seed: u64,
+        use_cache: bool,
+    ) -> Result<Tensor, Failure> {
+        let (ids, mask) = batch(ids, mask)?;
+        let (sampling, mut rng) = (student_sampling(&sampling), StdRng::seed_from_u64(seed));
+        let next = |logits: &Tensor| ex::sample(logits, &sampling, &mut rng);
+        let model = model(&dir, None)?;
+        Ok(ex::generate(
+            &model,
+            &ids,
+            Some(&mask),
+            new,
+            use_cache,
+            next,
+        )?)
+    }
+
+    fn complete(
+        &self,
+        dir: PathBuf,
+        texts: Vec<String>,
+        new: usize,
+    ) -> Result<(Tensor, Vec<String>), Failure> {
+        let tokenizer = tokenizer(&dir)?;
+        let (ids, mask) = self.tokenize(dir.clone(), texts)?;
+        let out = ex::generate(
+            &*model(&dir, None)?,
+            &ids,
+            Some(&mask),
+            new,
+            true,
+            ex::greedy,
+        )?;
+        let prompt = ids.dim(1)?;
+        let rows = out.to_dtype(DType::U32)?.to_vec2::<u32>()?;
+        let texts = rows.iter().map(|row| {
+            Ok(ex::decode(
+                &tokenizer,
+                row.get(prompt..).unwrap_or_default(),
+            )?)
+        });
+        Ok((out, texts.collect::<Result<_, Failure>>()?))
+    }
+
+    fn temperature(&self, logits: Tensor, t: f64) -> Result<Tensor, Failure> {
+        Ok(ex::apply_temperature(&logits, t)?)
+    }
+
+    fn top_k(&self, logits: Tensor, k: usize) -> Result<Tensor, Failure> {
+        Ok(ex::top_k_filter(&logits, k)?)
+    }
+
+    fn top_p(&self, logits: Tensor, p: f64) -> Result<Tensor, Failure> {
+        Ok(ex::top_p_filter(&logits, p)?)
+    }
+
+    fn filter(&self, logits: Tensor, sampling: Sampling) -> Result<Tensor, Failure> {
+        Ok(ex::filter_logits(&logits, &student_sampling(&sampling))?)
+    }
+
+    fn sample(
+        &self,
+        logits: Tensor,
+        sampling: Sampling,
+        seed: u64,
+        draws: usize,
+    ) -> Result<Tensor, Failure> {
+        let (sampling, mut rng) = (student_sampling(&sampling), StdRng::seed_from_u64(seed));
+        let draws = (0..draws)
+            .map(|_| Ok(ex::sample(&logits, &sampling, &mut rng)?.to_dtype(DType::U32)?))
+            .collect::<Result<Vec<_>, Failure>>()?;
+        Ok(Tensor::stack(&draws, 0)?)
+    }
+
+    fn train_copy(
+        &self,
+        sizes: Sizes,
+        budget: Budget,
+        train: Vec<Vec<u32>>,
+        prompts: Vec<Vec<u32>>,
+        new: usize,
+        test: Vec<Vec<u32>>,
+    ) -> Result<(Tensor, Tensor, Vec<f64>), Failure> {
+        let budget = ex::TrainConfig {
+            steps: budget.steps,
+            batch_size: budget.batch_size,
+            learning_rate: budget.learning_rate,
+            seed: budget.seed,
+        };
+        let (model, losses) = ex::train_lm(&config_of(&sizes), &rows("train", &train)?, &budget)?;
+        let prompts = rows_tensor("prompts", &prompts)?;
+        let generated = ex::generate(&model, &prompts, None, new, true, ex::greedy)?;
+        let continuations = generated.narrow(1, prompts.dim(1)?, new)?;
+        let test = rows_tensor("test", &test)?;
+        let test_logits = model.forward(&test.narrow(1, 0, test.dim(1)? - 1)?, None)?;
+        Ok((continuations, test_logits, losses))
+    }
+
+    fn step_time(
+        &self,
+        sizes: Sizes,
+        lengths: Vec<usize>,
+        reps: usize,
+    ) -> Result<(Vec<f64>, Vec<f64>), Failure> {
+        let model = random_model(&sizes)?;
+        let (mut cached, mut full) = (vec![], vec![]);
+        for &len in &lengths {
+            let ids = some_ids(len, sizes.vocab_size)?;
+            let prefix = model.forward_step(&ids.narrow(1, 0, len - 1)?, None, None)?;
+            let last = ids.narrow(1, len - 1, 1)?;
+            cached.push(fastest_secs(reps, || {
+                model.forward_step(&last, None, Some(&prefix.cache))?;
+                Ok(())
+            })?);
+            full.push(fastest_secs(reps, || {
+                model.forward(&ids, None)?;
+                Ok(())
+            })?);
+        }
+        Ok((cached, full))
+    }
+
+    fn speed(&self, sizes: Sizes, prompt: usize, new: usize) -> Result<(f64, f64), Failure> {
+        let model = random_model(&sizes)?;
+        let ids = some_ids(prompt, sizes.vocab_size)?;
+        let time = |use_cache: bool| -> Result<f64, Failure> {
+            let start = Instant::now();
+            ex::generate(&model, &ids, None, new, use_cache, ex::greedy)?;
+            Ok(start.elapsed().as_secs_f64())
+        };
+        Ok((time(true)?, time(false)?))
+    }
 }
 
 thread_local! {
@@ -149,48 +275,29 @@ thread_local! {
     static TOKENIZERS: RefCell<HashMap<PathBuf, Rc<tokenizers::Tokenizer>>> = RefCell::default();
 }
 
-/// `Gpt2::load` of `model_dir`, once per folder; or, when the call sends
-/// the weights as inputs `params__…`, a `Gpt2::new` of those with that
-/// folder's config.
-fn model(call: &Call) -> Result<Rc<ex::Gpt2>, Failure> {
-    let dir = model_dir(call)?;
-    if call.input_names().iter().any(|n| n.starts_with("params__")) {
-        let config = ex::Gpt2Config::from_dir(&dir)?;
-        return Ok(Rc::new(ex::Gpt2::new(
-            call.var_builder("params")?,
-            &config,
-        )?));
+/// `Gpt2::load` of `dir`, once per folder; or, with `params`, a `Gpt2::new`
+/// of those with that folder's config.
+fn model(dir: &Path, params: Option<Weights>) -> Result<Rc<ex::Gpt2>, Failure> {
+    if let Some(params) = params {
+        let config = ex::Gpt2Config::from_dir(dir)?;
+        return Ok(Rc::new(ex::Gpt2::new(params.var_builder(), &config)?));
     }
-    if let Some(model) = MODELS.with(|m| m.borrow().get(&dir).cloned()) {
+    if let Some(model) = MODELS.with(|m| m.borrow().get(dir).cloned()) {
         return Ok(model);
     }
-    let model = Rc::new(ex::Gpt2::load(&dir, &Device::Cpu)?);
-    MODELS.with(|m| m.borrow_mut().insert(dir, model.clone()));
+    let model = Rc::new(ex::Gpt2::load(dir, &Device::Cpu)?);
+    MODELS.with(|m| m.borrow_mut().insert(dir.to_path_buf(), model.clone()));
     Ok(model)
 }
 
-/// `load_tokenizer` of `model_dir`, once per folder.
-fn tokenizer(call: &Call) -> Result<Rc<tokenizers::Tokenizer>, Failure> {
-    let dir = model_dir(call)?;
-    if let Some(tokenizer) = TOKENIZERS.with(|t| t.borrow().get(&dir).cloned()) {
+/// `load_tokenizer` of `dir`, once per folder.
+fn tokenizer(dir: &Path) -> Result<Rc<tokenizers::Tokenizer>, Failure> {
+    if let Some(tokenizer) = TOKENIZERS.with(|t| t.borrow().get(dir).cloned()) {
         return Ok(tokenizer);
     }
-    let tokenizer = Rc::new(ex::load_tokenizer(&dir)?);
-    TOKENIZERS.with(|t| t.borrow_mut().insert(dir, tokenizer.clone()));
+    let tokenizer = Rc::new(ex::load_tokenizer(dir)?);
+    TOKENIZERS.with(|t| t.borrow_mut().insert(dir.to_path_buf(), tokenizer.clone()));
     Ok(tokenizer)
-}
-
-fn texts(call: &Call) -> Result<Vec<String>, Failure> {
-    required(call.params.value("texts")?, "texts")
-}
-
-/// A text as its UTF-8 bytes (u8), the form the judge compares.
-fn bytes(text: &str) -> Result<Tensor, Failure> {
-    Ok(Tensor::from_vec(
-        text.as_bytes().to_vec(),
-        text.len(),
-        &Device::Cpu,
-    )?)
 }
 
 /// A 0/1 mask of any integer dtype, as u8.
@@ -198,27 +305,18 @@ fn u8_mask(mask: Tensor) -> Result<Tensor, Failure> {
     Ok(mask.to_dtype(DType::U8)?)
 }
 
-/// The inputs `input_ids` (u32) and `attention_mask` (u8).
-fn batch(call: &Call) -> Result<(Tensor, Tensor), Failure> {
-    Ok((
-        call.ids("input_ids")?,
-        u8_mask(call.input("attention_mask")?)?,
-    ))
+/// Token ids as u32 and their mask as u8.
+fn batch(ids: Tensor, mask: Tensor) -> Result<(Tensor, Tensor), Failure> {
+    Ok((ids.to_dtype(DType::U32)?, u8_mask(mask)?))
 }
 
-fn logits(call: &Call) -> Result<Tensor, Failure> {
-    call.input("logits")
-}
-
-/// The params `temperature` (default 1), `top_k` and `top_p` (absent or
-/// null: off).
-fn sampling(call: &Call) -> Result<ex::Sampling, Failure> {
-    let top_k: Option<usize> = call.params.value("top_k")?;
-    Ok(ex::Sampling {
-        temperature: call.params.f64("temperature")?.unwrap_or(1.0),
-        top_k,
-        top_p: call.params.f64("top_p")?,
-    })
+/// The student's `Sampling` of the judge's.
+fn student_sampling(sampling: &Sampling) -> ex::Sampling {
+    ex::Sampling {
+        temperature: sampling.temperature,
+        top_k: sampling.top_k,
+        top_p: sampling.top_p,
+    }
 }
 
 /// `t` (B, T, …) with the positions where `mask` (B, T) is 0 set to 0 (NaN
@@ -245,27 +343,24 @@ fn zero_padding_cache(t: &Tensor, mask: &Tensor) -> Result<Tensor, Failure> {
     Ok(keep.where_cond(t, &t.zeros_like()?)?)
 }
 
-/// Prefill then chunks (the param `chunks`: token counts) through
-/// `forward_step` with the cache. Returns the logits of every position
-/// (`logits`, B, T, V), the final cache's `k<i>` and `v<i>` of every layer,
-/// and `cache_shapes` (chunks, layers, 2, 5) u32: after each chunk, each
-/// layer's k and v shape as [rank, d0, d1, d2, d3] (0 beyond the rank).
-fn steps(call: &Call) -> Result<Outputs, Failure> {
-    let model = model(call)?;
-    let (ids, mask) = batch(call)?;
-    let chunks: Vec<usize> = required(call.params.value("chunks")?, "chunks")?;
-    if chunks.iter().sum::<usize>() != ids.dim(1)? {
+/// Prefill then `chunks` through `forward_step` with the cache (see
+/// `ops::steps`).
+#[allow(clippy::type_complexity)]
+fn steps(
+    model: &ex::Gpt2,
+    ids: &Tensor,
+    mask: &Tensor,
+    chunks: &[usize],
+) -> Result<(Tensor, Tensor, Vec<Tensor>, Vec<Tensor>), Failure> {
+    if chunks.iter().sum::<usize>() != ids.dim(1)? || chunks.is_empty() {
         return Err(Failure::fixture("the chunks do not add up to the sequence"));
     }
     let mut cache: Option<ex::KvCache> = None;
     let (mut logits, mut shapes) = (Vec::new(), Vec::new());
     let mut start = 0;
-    for &n in &chunks {
-        let out = model.forward_step(
-            &ids.narrow(1, start, n)?,
-            Some(&mask.narrow(1, start, n)?),
-            cache.as_ref(),
-        )?;
+    for &n in chunks {
+        let new_mask = mask.narrow(1, start, n)?;
+        let out = model.forward_step(&ids.narrow(1, start, n)?, Some(&new_mask), cache.as_ref())?;
         logits.push(out.logits);
         for layer in &out.cache.layers {
             for t in [&layer.k, &layer.v] {
@@ -278,70 +373,41 @@ fn steps(call: &Call) -> Result<Outputs, Failure> {
         cache = Some(out.cache);
         start += n;
     }
-    let cache = cache.ok_or_else(|| Failure::fixture("no chunk"))?;
-    let layers = cache.layers.len();
-    let mut named = vec![
-        (
-            "logits".to_string(),
-            zero_padding(&Tensor::cat(&logits, 1)?, &mask)?,
-        ),
-        (
-            "cache_shapes".to_string(),
-            Tensor::from_vec(shapes, (chunks.len(), layers, 2, 5), &Device::Cpu)?,
-        ),
-    ];
-    for (i, layer) in cache.layers.iter().enumerate() {
-        named.push((format!("k{i}"), zero_padding_cache(&layer.k, &mask)?));
-        named.push((format!("v{i}"), zero_padding_cache(&layer.v, &mask)?));
-    }
-    Ok(named)
+    let layers = cache.map(|c| c.layers).unwrap_or_default();
+    let shapes = Tensor::from_vec(shapes, (chunks.len(), layers.len(), 2, 5), &Device::Cpu)?;
+    let zeroed = |t: &Tensor| zero_padding_cache(t, mask);
+    Ok((
+        zero_padding(&Tensor::cat(&logits, 1)?, mask)?,
+        shapes,
+        layers
+            .iter()
+            .map(|l| zeroed(&l.k))
+            .collect::<Result<_, _>>()?,
+        layers
+            .iter()
+            .map(|l| zeroed(&l.v))
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
-/// Text in, text out: `encode_batch` of the param `texts`, greedy
-/// `generate` of `max_new_tokens` with the cache, and `decode` of each
-/// row's continuation (`text<b>`, as bytes), with the ids (`ids`).
-fn complete(call: &Call) -> Result<Outputs, Failure> {
-    let texts = texts(call)?;
-    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let tokenizer = tokenizer(call)?;
-    let (ids, mask) = ex::encode_batch(&tokenizer, &texts, &Device::Cpu)?;
-    let new = call.params.usize("max_new_tokens")?;
-    let out = ex::generate(&*model(call)?, &ids, Some(&mask), new, true, ex::greedy)?;
-    let prompt = ids.dim(1)?;
-    let mut named = vec![];
-    for (b, row) in out
-        .to_dtype(DType::U32)?
-        .to_vec2::<u32>()?
-        .iter()
-        .enumerate()
-    {
-        let text = ex::decode(&tokenizer, row.get(prompt..).unwrap_or_default())?;
-        named.push((format!("text{b}"), bytes(&text)?));
-    }
-    named.push(("ids".to_string(), out));
-    Ok(named)
-}
-
-/// A GPT-2 config of the sizes in the params `n_embd`, `n_head`,
-/// `n_layer`, `vocab_size` and `n_positions`.
-fn config_of(call: &Call) -> Result<ex::Gpt2Config, Failure> {
-    let p = &call.params;
-    Ok(ex::Gpt2Config {
-        vocab_size: p.usize("vocab_size")?,
-        n_positions: p.usize("n_positions")?,
-        n_embd: p.usize("n_embd")?,
-        n_layer: p.usize("n_layer")?,
-        n_head: p.usize("n_head")?,
+/// A GPT-2 config of `sizes` (GPT-2's MLP width, epsilon and activation).
+fn config_of(sizes: &Sizes) -> ex::Gpt2Config {
+    ex::Gpt2Config {
+        vocab_size: sizes.vocab_size,
+        n_positions: sizes.n_positions,
+        n_embd: sizes.n_embd,
+        n_layer: sizes.n_layer,
+        n_head: sizes.n_head,
         n_inner: None,
         layer_norm_epsilon: 1e-5,
         activation_function: "gelu_new".to_string(),
-    })
+    }
 }
 
 /// The student's `Gpt2::new` on random weights (N(0, 0.02²), LayerNorms
-/// at weight 1 and bias 0) of the sizes of [`config_of`]: the timing model.
-fn random_model(call: &Call) -> Result<ex::Gpt2, Failure> {
-    let config = config_of(call)?;
+/// at weight 1 and bias 0) of `sizes`: the timing model.
+fn random_model(sizes: &Sizes) -> Result<ex::Gpt2, Failure> {
+    let config = config_of(sizes);
     let (e, v, inner) = (config.n_embd, config.vocab_size, 4 * config.n_embd);
     let mut weights = HashMap::new();
     let mut put = |name: String, shape: &[usize], value: Option<f64>| -> Result<(), Failure> {
@@ -353,15 +419,11 @@ fn random_model(call: &Call) -> Result<ex::Gpt2, Failure> {
         Ok(())
     };
     put("transformer.wte.weight".into(), &[v, e], None)?;
-    put(
-        "transformer.wpe.weight".into(),
-        &[config.n_positions, e],
-        None,
-    )?;
-    for norm in ["transformer.ln_f".to_string()].into_iter().chain(
-        (0..config.n_layer)
-            .flat_map(|i| ["ln_1", "ln_2"].map(|n| format!("transformer.h.{i}.{n}"))),
-    ) {
+    let p = config.n_positions;
+    put("transformer.wpe.weight".into(), &[p, e], None)?;
+    let layer_norms = (0..config.n_layer)
+        .flat_map(|i| ["ln_1", "ln_2"].map(|n| format!("transformer.h.{i}.{n}")));
+    for norm in layer_norms.chain(["transformer.ln_f".to_string()]) {
         put(format!("{norm}.weight"), &[e], Some(1.0))?;
         put(format!("{norm}.bias"), &[e], Some(0.0))?;
     }
@@ -402,97 +464,21 @@ fn fastest_secs(reps: usize, mut f: impl FnMut() -> Result<(), Failure>) -> Resu
     Ok(best)
 }
 
-/// For each T of the param `lengths`: the seconds of one `forward_step` of
-/// one token after a cache of T − 1 positions (`cached`), and of one
-/// `forward` of all T tokens (`full`, what a step costs without a cache);
-/// the fastest of `reps` runs each.
-fn step_time(call: &Call) -> Result<Outputs, Failure> {
-    let model = random_model(call)?;
-    let lengths: Vec<usize> = required(call.params.value("lengths")?, "lengths")?;
-    let reps = call.params.usize("reps")?;
-    let vocab = model.config.vocab_size;
-    let (mut cached, mut full) = (vec![], vec![]);
-    for &len in &lengths {
-        let ids = some_ids(len, vocab)?;
-        let prefix = model.forward_step(&ids.narrow(1, 0, len - 1)?, None, None)?;
-        let last = ids.narrow(1, len - 1, 1)?;
-        cached.push(fastest_secs(reps, || {
-            model.forward_step(&last, None, Some(&prefix.cache))?;
-            Ok(())
-        })?);
-        full.push(fastest_secs(reps, || {
-            model.forward(&ids, None)?;
-            Ok(())
-        })?);
-    }
-    outputs([
-        ("cached", Tensor::new(cached.as_slice(), &Device::Cpu)?),
-        ("full", Tensor::new(full.as_slice(), &Device::Cpu)?),
-    ])
-}
-
-/// The seconds of a greedy `generate` of `max_new_tokens` tokens after a
-/// prompt of `prompt` tokens, with the cache (`cached`) and without
-/// (`full`).
-fn speed(call: &Call) -> Result<Outputs, Failure> {
-    let model = random_model(call)?;
-    let ids = some_ids(call.params.usize("prompt")?, model.config.vocab_size)?;
-    let new = call.params.usize("max_new_tokens")?;
-    let time = |use_cache: bool| -> Result<f64, Failure> {
-        let start = Instant::now();
-        ex::generate(&model, &ids, None, new, use_cache, ex::greedy)?;
-        Ok(start.elapsed().as_secs_f64())
-    };
-    let cached = time(true)?;
-    let full = time(false)?;
-    outputs([
-        ("cached", Tensor::new(&[cached], &Device::Cpu)?),
-        ("full", Tensor::new(&[full], &Device::Cpu)?),
-    ])
-}
-
-/// Sequences of token ids of one length, from the param `name`, as (N, T) u32.
-fn sequences(call: &Call, name: &str) -> Result<(Vec<Vec<u32>>, Tensor), Failure> {
-    let rows: Vec<Vec<u32>> = required(call.params.value(name)?, name)?;
+/// Sequences of token ids, `name` of the call, checked to be of one length.
+fn rows(name: &str, rows: &[Vec<u32>]) -> Result<Vec<Vec<u32>>, Failure> {
     let len = rows.first().map_or(0, Vec::len);
     if rows.iter().any(|r| r.len() != len) || len == 0 {
         return Err(Failure::fixture(format!(
             "the sequences of {name} differ in length"
         )));
     }
-    let flat: Vec<u32> = rows.iter().flatten().copied().collect();
-    let tensor = Tensor::from_vec(flat, (rows.len(), len), &Device::Cpu)?;
-    Ok((rows, tensor))
+    Ok(rows.to_vec())
 }
 
-/// The student's `train_lm` of a model of [`config_of`] on the param
-/// `train` (sequences) with the budget `steps`, `batch_size`,
-/// `learning_rate`, `seed`; then, with the trained model, the greedy
-/// continuation (`continuations`, (N, max_new_tokens) u32, with the cache)
-/// of each prompt of `prompts`, the logits of each sequence of `test`
-/// (`test_logits`, (M, T − 1, V): what each position predicts), and the
-/// loss of every training step (`losses`).
-fn train_copy(call: &Call) -> Result<Outputs, Failure> {
-    let config = config_of(call)?;
-    let (train, _) = sequences(call, "train")?;
-    let p = &call.params;
-    let budget = ex::TrainConfig {
-        steps: p.usize("steps")?,
-        batch_size: p.usize("batch_size")?,
-        learning_rate: required(p.f64("learning_rate")?, "learning_rate")?,
-        seed: p.usize("seed")? as u64,
-    };
-    let (model, losses) = ex::train_lm(&config, &train, &budget)?;
-    let (_, prompts) = sequences(call, "prompts")?;
-    let new = p.usize("max_new_tokens")?;
-    let generated = ex::generate(&model, &prompts, None, new, true, ex::greedy)?;
-    let continuations = generated.narrow(1, prompts.dim(1)?, new)?;
-    let (_, test) = sequences(call, "test")?;
-    let len = test.dim(1)?;
-    let test_logits = model.forward(&test.narrow(1, 0, len - 1)?, None)?;
-    outputs([
-        ("continuations", continuations),
-        ("test_logits", test_logits),
-        ("losses", Tensor::new(losses.as_slice(), &Device::Cpu)?),
-    ])
+/// The same as an (N, T) u32 tensor.
+fn rows_tensor(name: &str, sequences: &[Vec<u32>]) -> Result<Tensor, Failure> {
+    let sequences = rows(name, sequences)?;
+    let flat: Vec<u32> = sequences.iter().flatten().copied().collect();
+    let shape = (sequences.len(), flat.len() / sequences.len());
+    Ok(Tensor::from_vec(flat, shape, &Device::Cpu)?)
 }

@@ -200,7 +200,7 @@ impl MultiheadAttention {
         };
         op(
             &self.params,
-            self.sizes,
+            &self.sizes,
             x,
             x,
             x,

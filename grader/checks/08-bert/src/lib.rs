@@ -307,8 +307,8 @@ fn start_habit(root: &Path, fresh: &Path) -> Result<HabitRun, Failure> {
         &texts(&test),
         64,
         256,
-        head,
-        config,
+        &head,
+        &config,
     );
     Ok(HabitRun {
         started,
@@ -404,7 +404,7 @@ fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
     };
     let seed: u64 = rng.random();
     let hidden = grader_kit::random::randn(rng, &[2, 7, 16]);
-    let weights = ex::habit_attention_weights(head, seed, &hidden)?;
+    let weights = ex::habit_attention_weights(&head, seed, &hidden)?;
     if weights.dims() != [2, 3, 7] {
         return Err(Failure::new(format!(
             "attention_weights gave shape {:?}, expected [2, 3, 7] (B, m, L)",
@@ -412,7 +412,7 @@ fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
         )));
     }
     grader_kit::properties::rows_are_distributions(&weights)?;
-    let logits = ex::habit_logits(head, seed, &hidden)?;
+    let logits = ex::habit_logits(&head, seed, &hidden)?;
     if logits.dims() != [2, 4] {
         return Err(Failure::new(format!(
             "forward gave logits of shape {:?}, expected [2, 4] (B, classes)",

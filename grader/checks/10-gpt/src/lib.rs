@@ -31,6 +31,7 @@ use candle_core::{DType, Device, IndexOp, Tensor};
 use grader_kit::client::{self, Outputs};
 use grader_kit::compare::compare;
 use grader_kit::manifest::Tolerance;
+use grader_kit::ops::Pending;
 use grader_kit::protocol::CheckStatus;
 use grader_kit::random::randn;
 use grader_kit::{Case, CheckResult, Failure, Fixtures, Inputs, Worker};
@@ -50,7 +51,7 @@ const MODEL_TOLERANCE: Tolerance = Tolerance {
 /// arithmetic (not candle's per-op overhead), and that at T = 512 one
 /// token's attention (2·T·E per layer) costs as much as its projections and
 /// MLP (12·E²); n_positions leaves room for T = 512.
-const TIMING: TimingModel = TimingModel {
+const TIMING: Sizes = Sizes {
     n_embd: 128,
     n_head: 4,
     n_layer: 4,
@@ -71,7 +72,7 @@ const SPEED_TOKENS: usize = 64;
 
 /// The training check: a tiny GPT learns the copy task
 /// `<|endoftext|> x₁…x₆ | x₁…x₆ <|endoftext|>` (letters 2..8, `|` = 1).
-const COPY_MODEL: TimingModel = TimingModel {
+const COPY_MODEL: Sizes = Sizes {
     n_embd: 32,
     n_head: 4,
     n_layer: 2,
@@ -86,7 +87,7 @@ const COPY_TEST: usize = 200;
 /// changes what the training sees).
 const COPY_DATA_SEED: u64 = 10;
 /// The fixed budget: the grader's, not the student's defaults.
-const COPY_BUDGET: CopyBudget = CopyBudget {
+const COPY_BUDGET: Budget = Budget {
     steps: 300,
     batch_size: 32,
     learning_rate: 3e-3,
@@ -120,24 +121,7 @@ pub fn checks(worker: &mut Worker) {
         .selected("copy-task")
         .then(|| CopyRun::start(&copy_data()));
     if let Some(fixtures) = fixtures {
-        fixtures.unknown_ops(
-            worker,
-            &[
-                "tokenize",
-                "decode",
-                "positions",
-                "attention_mask",
-                "logits",
-                "hidden_states",
-                "steps",
-                "generate",
-                "complete",
-                "temperature",
-                "top_k",
-                "top_p",
-                "filter",
-            ],
-        );
+        fixtures.unknown_ops(worker, ops::OPS);
         let call = |case: &Case| call_case(case, &root);
         fixtures.run_op(worker, "tokenizer", "tokenize", |case| {
             case.check_outputs(&call(case)?)
@@ -463,8 +447,8 @@ fn padding_does_not_leak(rng: &mut impl Rng, model: &Model) -> CheckResult {
     let long = random_tokens(rng, long_len, model.vocab_size);
     let (alone, alone_mask) = left_padded(std::slice::from_ref(&short))?;
     let (batch, mask) = left_padded(&[long, short.clone()])?;
-    let a = ex::logits(&model.dir, &alone, &alone_mask)?;
-    let b = ex::logits(&model.dir, &batch, &mask)?;
+    let a = ex::logits(&model.dir, None, &alone, &alone_mask)?;
+    let b = ex::logits(&model.dir, None, &batch, &mask)?;
     let pads = long_len - short.len();
     let real = b.i((1..2, pads..))?;
     compare("logits of the padded row", &real, &a, MODEL_TOLERANCE).map_err(|f| {
@@ -494,20 +478,12 @@ fn steps_match_the_full_forward(rng: &mut impl Rng, model: &Model) -> CheckResul
         let left = len - chunks.iter().sum::<usize>();
         chunks.push(rng.random_range(1..=left.min(4)));
     }
-    let full = ex::logits(&model.dir, &ids, &mask)?;
-    let stepped = ex::steps(&model.dir, &ids, &mask, &chunks)?;
-    let k0 = stepped.get("k0")?;
-    if k0.rank() == 4 {
-        let (_, heads, _, head_dim) = k0.dims4()?;
-        let layers = stepped.0.keys().filter(|k| k.starts_with('k')).count();
-        check_cache_shapes(
-            &stepped.get("cache_shapes")?,
-            &chunks,
-            [batch, heads, head_dim],
-            layers,
-        )?;
+    let full = ex::logits(&model.dir, None, &ids, &mask)?;
+    let (logits, shapes, k, _) = ex::steps(&model.dir, &ids, &mask, &chunks)?;
+    if let Some((_, heads, _, head_dim)) = k.first().and_then(|k0| k0.dims4().ok()) {
+        check_cache_shapes(&shapes, &chunks, [batch, heads, head_dim], k.len())?;
     }
-    compare("logits", &stepped.get("logits")?, &full, MODEL_TOLERANCE).map_err(|f| {
+    compare("logits", &logits, &full, MODEL_TOLERANCE).map_err(|f| {
         f.context(format!(
             "{batch} rows of {len} tokens, left-padded, prefill then steps of {chunks:?} tokens: the steps' logits must be the full forward's"
         ))
@@ -539,7 +515,7 @@ fn greedy_tokens_are_argmaxes(rng: &mut impl Rng, model: &Model) -> CheckResult 
         let ones = Tensor::ones((batch, new), DType::U8, &Device::Cpu)?;
         let full_mask = Tensor::cat(&[&mask, &ones], 1)?;
         let generated = generated.to_dtype(DType::U32)?;
-        let logits = ex::logits(&model.dir, &generated, &full_mask)?;
+        let logits = ex::logits(&model.dir, None, &generated, &full_mask)?;
         let logits = logits.to_dtype(DType::F32)?.to_vec3::<f32>()?;
         let tokens = generated.to_vec2::<u32>()?;
         for b in 0..batch {
@@ -574,8 +550,8 @@ fn without_prefix_loads_the_same(model: &Model) -> CheckResult {
         .collect();
     let ids = Tensor::new(&[[5u32, 17, 42, 99, 3]], &Device::Cpu)?;
     let mask = ids.ones_like()?.to_dtype(DType::U8)?;
-    let a = ex::logits(&model.dir, &ids, &mask)?;
-    let b = ex::logits_of(&model.dir, &bare, &ids, &mask)?;
+    let a = ex::logits(&model.dir, None, &ids, &mask)?;
+    let b = ex::logits(&model.dir, Some(&bare), &ids, &mask)?;
     compare(
         "logits (names without transformer.)",
         &b,
@@ -589,8 +565,8 @@ fn without_prefix_loads_the_same(model: &Model) -> CheckResult {
 
 /// A random sampling configuration: a temperature, and top-k and top-p
 /// each half of the time.
-fn random_sampling(rng: &mut impl Rng) -> ex::Sampling {
-    ex::Sampling {
+fn random_sampling(rng: &mut impl Rng) -> Sampling {
+    Sampling {
         temperature: rng.random_range(0.5..1.5),
         top_k: rng.random_bool(0.5).then(|| rng.random_range(1..=20)),
         top_p: rng.random_bool(0.5).then(|| rng.random_range(0.3..0.95)),
@@ -616,7 +592,7 @@ fn sampling_is_reproducible(rng: &mut impl Rng, model: &Model) -> CheckResult {
     })?;
     // Without filters, 3 rows × 20 draws from 50 tokens: another seed that
     // draws the very same 60 tokens means the rng is not used.
-    let open = ex::Sampling {
+    let open = Sampling {
         temperature: 1.0,
         top_k: None,
         top_p: None,
@@ -642,7 +618,7 @@ fn sampling_is_reproducible(rng: &mut impl Rng, model: &Model) -> CheckResult {
 /// Which tokens of each row `sampling` may draw, computed here in f64 from
 /// the definitions (temperature, then top-k, then top-p); tokens within
 /// 1e-5 of a top-p threshold count as allowed either way.
-fn allowed_tokens(logits: &Tensor, sampling: &ex::Sampling) -> Result<Vec<Vec<bool>>, Failure> {
+fn allowed_tokens(logits: &Tensor, sampling: &Sampling) -> Result<Vec<Vec<bool>>, Failure> {
     let rows = logits.to_dtype(DType::F64)?.to_vec2::<f64>()?;
     Ok(rows
         .iter()
@@ -709,7 +685,7 @@ fn sampling_follows_the_distribution(rng: &mut rand::rngs::StdRng) -> CheckResul
     let row: Vec<f32> = (0..5).map(|_| rng.random_range(-1.5f32..1.5)).collect();
     let temperature = [0.7, 1.0, 1.5][rng.random_range(0..3)];
     let logits = Tensor::from_vec(row.repeat(rows), (rows, 5), &Device::Cpu)?;
-    let sampling = ex::Sampling {
+    let sampling = Sampling {
         temperature,
         top_k: None,
         top_p: None,
@@ -749,7 +725,7 @@ fn top_k_1_is_greedy(rng: &mut impl Rng, model: &Model) -> CheckResult {
         .map(|_| random_row(rng, 1, 6, model.vocab_size))
         .collect();
     let (ids, mask) = left_padded(&rows)?;
-    let sampling = ex::Sampling {
+    let sampling = Sampling {
         temperature: rng.random_range(0.5..1.5),
         top_k: Some(1),
         top_p: None,
@@ -802,17 +778,9 @@ fn copy_data() -> CopyData {
     CopyData { train, test }
 }
 
-/// The training budget (the adapter builds the student's `TrainConfig`).
-struct CopyBudget {
-    steps: usize,
-    batch_size: usize,
-    learning_rate: f64,
-    seed: u64,
-}
-
 /// The copy task's training, started in an adapter process of its own.
 struct CopyRun {
-    started: client::Started,
+    started: Pending<(Tensor, Tensor, Vec<f64>)>,
     data: CopyData,
 }
 
@@ -823,7 +791,7 @@ impl CopyRun {
             .iter()
             .map(|s| s[..COPY_LEN + 2].to_vec())
             .collect();
-        let started = ex::start_train_copy(
+        let started = start::train_copy(
             &COPY_MODEL,
             &COPY_BUDGET,
             &data.train,
@@ -849,14 +817,8 @@ impl CopyRun {
 /// tokens' frequencies, no context).
 fn copy_task(run: CopyRun) -> CheckResult {
     let CopyRun { started, data } = run;
-    let out = started.finish()?;
-    let losses = out
-        .get("losses")?
-        .flatten_all()?
-        .to_dtype(DType::F64)?
-        .to_vec1::<f64>()?;
+    let (continuations, test_logits, losses) = started.finish()?;
     let last_loss = losses.last().copied().unwrap_or(f64::NAN);
-    let continuations = out.get("continuations")?;
     let want_dims = [data.test.len(), COPY_LEN + 1];
     if continuations.dims() != want_dims {
         return Err(Failure::new(format!(
@@ -875,7 +837,7 @@ fn copy_task(run: CopyRun) -> CheckResult {
         }
     }
     let valid = right as f64 / data.test.len() as f64;
-    let (model_ce, unigram_ce) = copy_cross_entropies(&out.get("test_logits")?, &data)?;
+    let (model_ce, unigram_ce) = copy_cross_entropies(&test_logits, &data)?;
     let summary = format!(
         "{right} of {} held-out prompts copied exactly ({:.1}%, needed {:.0}%); held-out cross-entropy {model_ce:.3} nats against the unigram baseline's {unigram_ce:.3} (at most {:.3} needed); last training loss {last_loss:.3}",
         data.test.len(),
@@ -931,13 +893,14 @@ fn copy_cross_entropies(logits: &Tensor, data: &CopyData) -> Result<(f64, f64), 
     Ok((model / n, unigram / n))
 }
 
-/// The timing model's sizes.
-struct TimingModel {
-    n_embd: usize,
-    n_head: usize,
-    n_layer: usize,
-    vocab_size: usize,
-    n_positions: usize,
+/// `values`, when they are `count` measurements (finite seconds, not negative).
+fn measurements(values: Vec<f64>, count: usize) -> Result<Vec<f64>, Failure> {
+    if values.len() != count || values.iter().any(|x| !x.is_finite() || *x < 0.0) {
+        return Err(Failure::new(format!(
+            "the adapter sent back {values:?}, not {count} measurements"
+        )));
+    }
+    Ok(values)
 }
 
 /// A record that neither earns nor loses points, with a message of its own.
@@ -958,8 +921,8 @@ fn not_graded(message: String) -> Failure {
 /// one attention row grows (12·E² + T·2·E). A "cache" that recomputes the
 /// past grows as much as the full forward and fails.
 fn step_time_does_not_grow(measured: &RefCell<Option<String>>) -> CheckResult {
-    let times = ex::step_time(&TIMING, &[SHORT, LONG], TIMING_REPS)?;
-    let (cached, full) = (times.cached, times.full);
+    let (cached, full) = ex::step_time(&TIMING, &[SHORT, LONG], TIMING_REPS)?;
+    let (cached, full) = (measurements(cached, 2)?, measurements(full, 2)?);
     let cached_growth = cached[1] / cached[0].max(1e-9);
     let full_growth = full[1] / full[0].max(1e-9);
     let line = format!(
@@ -984,7 +947,14 @@ fn step_time_does_not_grow(measured: &RefCell<Option<String>>) -> CheckResult {
 /// Tokens per second with and without the cache, and the step times the
 /// check before measured: a line in the report, never points.
 fn report_speed(measured: &RefCell<Option<String>>) -> CheckResult {
-    let (cached, full) = match ex::speed(&TIMING, SPEED_PROMPT, SPEED_TOKENS) {
+    let measured_speed =
+        ex::speed(&TIMING, SPEED_PROMPT, SPEED_TOKENS).and_then(|(cached, full)| {
+            Ok((
+                measurements(vec![cached], 1)?[0],
+                measurements(vec![full], 1)?[0],
+            ))
+        });
+    let (cached, full) = match measured_speed {
         Ok(times) => times,
         Err(failure) if failure.status == CheckStatus::NotStarted => return Err(failure),
         Err(failure) => {
@@ -1007,221 +977,6 @@ fn report_speed(measured: &RefCell<Option<String>>) -> CheckResult {
     )))
 }
 
-/// The student's functions, called in the adapter.
-mod ex {
-    use std::collections::HashMap;
-    use std::path::Path;
-
-    use candle_core::Tensor;
-    use grader_kit::client::{self, call, Outputs};
-    use grader_kit::inputs::as_inputs;
-    use grader_kit::Failure;
-    use serde_json::{json, Value};
-
-    use crate::TimingModel;
-
-    /// The sampling configuration (the adapter builds the student's `Sampling`).
-    #[derive(Debug, Clone, Copy)]
-    pub struct Sampling {
-        pub temperature: f64,
-        pub top_k: Option<usize>,
-        pub top_p: Option<f64>,
-    }
-
-    fn dir(dir: &Path) -> String {
-        dir.display().to_string()
-    }
-
-    /// `Gpt2::forward` of the checkpoint (logits, 0 at padding).
-    pub fn logits(model_dir: &Path, ids: &Tensor, mask: &Tensor) -> Result<Tensor, Failure> {
-        call(
-            "logits",
-            json!({ "model_dir": dir(model_dir) }),
-            &[("input_ids", ids), ("attention_mask", mask)],
-        )?
-        .get("logits")
-    }
-
-    /// `Gpt2::forward` of a `Gpt2::new` of `weights` (with the checkpoint's config).
-    pub fn logits_of(
-        model_dir: &Path,
-        weights: &HashMap<String, Tensor>,
-        ids: &Tensor,
-        mask: &Tensor,
-    ) -> Result<Tensor, Failure> {
-        let weights = as_inputs("params", weights);
-        let mut inputs: Vec<(&str, &Tensor)> = vec![("input_ids", ids), ("attention_mask", mask)];
-        inputs.extend(weights.iter().map(|(n, t)| (n.as_str(), t)));
-        call("logits", json!({ "model_dir": dir(model_dir) }), &inputs)?.get("logits")
-    }
-
-    /// Prefill then `chunks` through `forward_step`: `logits`, `k<i>`,
-    /// `v<i>` and `cache_shapes`.
-    pub fn steps(
-        model_dir: &Path,
-        ids: &Tensor,
-        mask: &Tensor,
-        chunks: &[usize],
-    ) -> Result<Outputs, Failure> {
-        call(
-            "steps",
-            json!({ "model_dir": dir(model_dir), "chunks": chunks }),
-            &[("input_ids", ids), ("attention_mask", mask)],
-        )
-    }
-
-    /// Greedy `generate`, by an op that no fixture case pins: on random
-    /// prompts a near tie may go either way, so it is never compared with
-    /// the reference's ids (the judge checks the tokens against the logits).
-    pub fn greedy_ids(
-        model_dir: &Path,
-        ids: &Tensor,
-        mask: &Tensor,
-        new: usize,
-        use_cache: bool,
-    ) -> Result<Tensor, Failure> {
-        call(
-            "greedy_ids",
-            json!({ "model_dir": dir(model_dir), "max_new_tokens": new, "use_cache": use_cache }),
-            &[("input_ids", ids), ("attention_mask", mask)],
-        )?
-        .get("ids")
-    }
-
-    fn sampling_params(sampling: &Sampling) -> serde_json::Map<String, Value> {
-        let value = json!({
-            "temperature": sampling.temperature,
-            "top_k": sampling.top_k,
-            "top_p": sampling.top_p,
-        });
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!("a JSON object"),
-        }
-    }
-
-    /// `generate` with `sample` and a `StdRng` seeded with `seed`.
-    pub fn generate_sampled(
-        model_dir: &Path,
-        ids: &Tensor,
-        mask: &Tensor,
-        new: usize,
-        sampling: &Sampling,
-        seed: u64,
-        use_cache: bool,
-    ) -> Result<Tensor, Failure> {
-        let mut params = sampling_params(sampling);
-        params.insert("model_dir".into(), dir(model_dir).into());
-        params.insert("max_new_tokens".into(), new.into());
-        params.insert("use_cache".into(), use_cache.into());
-        params.insert("seed".into(), seed.into());
-        call(
-            "generate_sampled",
-            Value::Object(params),
-            &[("input_ids", ids), ("attention_mask", mask)],
-        )?
-        .get("ids")
-    }
-
-    /// `draws` calls of `sample` with one `StdRng` seeded with `seed`:
-    /// (draws, B) token ids.
-    pub fn sample(
-        logits: &Tensor,
-        sampling: &Sampling,
-        seed: u64,
-        draws: usize,
-    ) -> Result<Tensor, Failure> {
-        let mut params = sampling_params(sampling);
-        params.insert("seed".into(), seed.into());
-        params.insert("draws".into(), draws.into());
-        call("sample", Value::Object(params), &[("logits", logits)])?.get("samples")
-    }
-
-    /// `train_lm` of a model of `model`'s sizes on `train` with `budget`,
-    /// then the greedy continuation of each prompt and the logits of each
-    /// test sequence, started in an adapter process of its own.
-    pub fn start_train_copy(
-        model: &TimingModel,
-        budget: &crate::CopyBudget,
-        train: &[Vec<u32>],
-        prompts: &[Vec<u32>],
-        new: usize,
-        test: &[Vec<u32>],
-    ) -> client::Started {
-        let mut params = timing_params(model);
-        params.insert("train".into(), json!(train));
-        params.insert("prompts".into(), json!(prompts));
-        params.insert("test".into(), json!(test));
-        params.insert("max_new_tokens".into(), new.into());
-        params.insert("steps".into(), budget.steps.into());
-        params.insert("batch_size".into(), budget.batch_size.into());
-        params.insert("learning_rate".into(), budget.learning_rate.into());
-        params.insert("seed".into(), budget.seed.into());
-        client::start("train_copy", Value::Object(params), &[])
-    }
-
-    fn timing_params(model: &TimingModel) -> serde_json::Map<String, Value> {
-        let value = json!({
-            "n_embd": model.n_embd,
-            "n_head": model.n_head,
-            "n_layer": model.n_layer,
-            "vocab_size": model.vocab_size,
-            "n_positions": model.n_positions,
-        });
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!("a JSON object"),
-        }
-    }
-
-    fn seconds(t: &Tensor) -> Result<Vec<f64>, Failure> {
-        let values = t
-            .flatten_all()?
-            .to_dtype(candle_core::DType::F64)?
-            .to_vec1::<f64>()?;
-        if values.iter().any(|x| !x.is_finite() || *x < 0.0) {
-            return Err(Failure::new(format!(
-                "the adapter sent back {values:?}, not a measurement"
-            )));
-        }
-        Ok(values)
-    }
-
-    /// Seconds per length: one cached step, one full forward.
-    pub struct StepTimes {
-        pub cached: Vec<f64>,
-        pub full: Vec<f64>,
-    }
-
-    pub fn step_time(
-        model: &TimingModel,
-        lengths: &[usize],
-        reps: usize,
-    ) -> Result<StepTimes, Failure> {
-        let mut params = timing_params(model);
-        params.insert("lengths".into(), json!(lengths));
-        params.insert("reps".into(), reps.into());
-        let out = call("step_time", Value::Object(params), &[])?;
-        let times = StepTimes {
-            cached: seconds(&out.get("cached")?)?,
-            full: seconds(&out.get("full")?)?,
-        };
-        if times.cached.len() != lengths.len() || times.full.len() != lengths.len() {
-            return Err(Failure::new("the adapter sent back too few measurements"));
-        }
-        Ok(times)
-    }
-
-    /// Seconds of a greedy generation with the cache and without.
-    pub fn speed(model: &TimingModel, prompt: usize, new: usize) -> Result<(f64, f64), Failure> {
-        let mut params = timing_params(model);
-        params.insert("prompt".into(), prompt.into());
-        params.insert("max_new_tokens".into(), new.into());
-        let out = call("speed", Value::Object(params), &[])?;
-        let (cached, full) = (seconds(&out.get("cached")?)?, seconds(&out.get("full")?)?);
-        match (cached.first(), full.first()) {
-            (Some(&c), Some(&f)) => Ok((c, f)),
-            _ => Err(Failure::new("the adapter sent back no measurement")),
-        }
-    }
-}
+#[path = "../../../adapters/10-gpt/src/ops.rs"]
+mod ops;
+use ops::{call as ex, start, Budget, Sampling, Sizes};
