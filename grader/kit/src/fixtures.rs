@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 
-use crate::client::{self, Outputs};
+use crate::client::{Client, Outputs};
 use crate::compare::compare;
 use crate::harness::{CheckResult, Failure, Worker};
 use crate::inputs::Inputs;
@@ -28,6 +28,9 @@ pub struct Fixtures {
 pub struct Case {
     pub spec: CaseSpec,
     tensors: Arc<HashMap<String, Tensor>>,
+    /// What [`Case::call`] calls the student's code through: the worker's
+    /// (see [`Fixtures::load_for`]); loaded alone, none.
+    client: Client,
 }
 
 impl Fixtures {
@@ -74,6 +77,7 @@ impl Fixtures {
             .map(|spec| Case {
                 spec,
                 tensors: tensors.clone(),
+                client: Client::default(),
             })
             .collect();
         Ok(Fixtures { cases })
@@ -83,15 +87,17 @@ impl Fixtures {
     /// it cannot (as a fixture error record) and returns `None`. The worker
     /// keeps them for its second pass (see [`crate::harness::run`]), and
     /// its calls of every op they hold are compared with the reference's
-    /// within the op's tolerance ([`client::pin`]).
+    /// within the op's tolerance ([`Client::pin`]).
     pub fn load_for(worker: &mut Worker, exercise_dir: &str) -> Option<Fixtures> {
         if let Some(fixtures) = worker.loaded(exercise_dir) {
             return Some(fixtures);
         }
         match Fixtures::load(&worker.args().fixtures.clone(), exercise_dir) {
-            Ok(fixtures) => {
-                for case in &fixtures.cases {
-                    client::pin(&case.spec.op, case.spec.tolerance);
+            Ok(mut fixtures) => {
+                let client = worker.client();
+                for case in &mut fixtures.cases {
+                    client.pin(&case.spec.op, case.spec.tolerance);
+                    case.client = client.clone();
                 }
                 worker.keep_loaded(exercise_dir, &fixtures);
                 Some(fixtures)
@@ -129,7 +135,7 @@ impl Fixtures {
     /// hidden set may bring its own), where they are folders below the
     /// exercise's fixture folder `root`, never `root` itself, which holds the
     /// expected values; names in `apart` (a fetched model) are left out. For
-    /// `client::allow_read`.
+    /// [`Client::allow_read`].
     pub fn checkpoints_named(&self, root: &Path, apart: &[&str]) -> Vec<PathBuf> {
         let Ok(root) = std::fs::canonicalize(root) else {
             return vec![];
@@ -260,7 +266,8 @@ impl Case {
             .iter()
             .map(|(arg, key)| (arg.clone(), self.tensors[key].clone()))
             .collect();
-        client::call_student(&self.spec.op, &self.params(), &inputs)
+        self.client
+            .call_student(&self.spec.op, &self.params(), &inputs)
     }
 
     /// Compares every expected output of the case with what the call

@@ -23,6 +23,9 @@ pub struct Worker {
     /// The fixtures loaded by the first pass, by exercise folder.
     #[cfg(feature = "tensors")]
     loaded: Option<(String, crate::Fixtures)>,
+    /// The connection to the adapters, which the checks call through.
+    #[cfg(feature = "tensors")]
+    client: crate::client::Client,
 }
 
 thread_local! {
@@ -43,15 +46,22 @@ impl Worker {
             let _ = std::io::stdin().read_line(&mut token);
             token = token.trim().to_string();
         }
-        #[cfg(feature = "tensors")]
-        crate::client::configure(&args);
         Worker {
+            #[cfg(feature = "tensors")]
+            client: crate::client::Client::new(&args),
             args,
             token,
             planning: false,
             #[cfg(feature = "tensors")]
             loaded: None,
         }
+    }
+
+    /// The connection to the student's adapter (and the reference's) that
+    /// the checks call through: a handle, which closures may keep.
+    #[cfg(feature = "tensors")]
+    pub fn client(&self) -> crate::client::Client {
+        self.client.clone()
     }
 
     /// The fixtures of `exercise_dir` this worker loaded already.
@@ -256,15 +266,15 @@ pub fn run_with(args: impl IntoIterator<Item = String>, checks: impl Fn(&mut Wor
     let mut worker = Worker::new(args);
     worker.planning = true;
     #[cfg(feature = "tensors")]
-    crate::client::set_planning(true);
+    worker.client.set_planning(true);
     checks(&mut worker);
     worker.planning = false;
     #[cfg(feature = "tensors")]
-    crate::client::set_planning(false);
+    worker.client.set_planning(false);
     checks(&mut worker);
     // No adapter, nor anything one started, outlives the judge.
     #[cfg(feature = "tensors")]
-    crate::client::shutdown();
+    worker.client.shutdown();
     crate::process::sweep();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", crate::protocol::done_line(&worker.token));

@@ -14,9 +14,10 @@
 //! from the function; `-> ()` declares an op without outputs.) From that
 //! one declaration come:
 //!
-//! - `call::softmax(&x) -> Result<Tensor, Failure>`: the judge's typed call
-//!   of the student's code, through the adapter ([`crate::client::call`]);
-//!   `start::…` starts one in a process of its own ([`crate::client::start`]);
+//! - `call::softmax(cx, &x) -> Result<Tensor, Failure>`: the judge's typed
+//!   call of the student's code, through the adapter of the worker's
+//!   [`Client`] `cx` ([`Client::call`]); `start::…` starts one in a process
+//!   of its own ([`Client::start`]);
 //! - `trait Student` with one method per op, which the adapter implements by
 //!   calling the student's function, and `serve(student)`, the adapter's
 //!   whole `main`: it reads each argument, calls the method, sends the
@@ -38,7 +39,7 @@ pub use candle_core::Tensor;
 use serde_json::{Map, Value};
 
 use crate::adapter::Call;
-use crate::client::Outputs;
+use crate::client::{Client, Outputs};
 use crate::failure::Failure;
 use crate::inputs::Inputs;
 
@@ -54,14 +55,14 @@ impl Request {
         self.inputs.iter().map(|(n, t)| (n.as_str(), t)).collect()
     }
 
-    /// Calls `op` of the student's code (see [`crate::client::call`]).
-    pub fn send(self, op: &str) -> Result<Outputs, Failure> {
-        crate::client::call(op, Value::Object(self.params.clone()), &self.refs())
+    /// Calls `op` of the student's code through `client` (see [`Client::call`]).
+    pub fn send(self, client: &Client, op: &str) -> Result<Outputs, Failure> {
+        client.call(op, Value::Object(self.params.clone()), &self.refs())
     }
 
-    /// Starts `op` in an adapter process of its own (see [`crate::client::start`]).
-    pub fn start(self, op: &str) -> crate::client::Started {
-        crate::client::start(op, Value::Object(self.params.clone()), &self.refs())
+    /// Starts `op` in an adapter process of its own (see [`Client::start`]).
+    pub fn start(self, client: &Client, op: &str) -> crate::client::Started {
+        client.start(op, Value::Object(self.params.clone()), &self.refs())
     }
 }
 
@@ -435,12 +436,13 @@ macro_rules! ops {
             $(
                 $(#[$meta])*
                 pub fn $name(
+                    cx: &$crate::client::Client,
                     $($arg: <$ty as $crate::ops::Arg>::Ref<'_>),*
                 ) -> ::std::result::Result<( $($oty),* ), $crate::Failure> {
                     #[allow(unused_mut)]
                     let mut request = $crate::ops::Request::default();
                     $( <$ty as $crate::ops::Arg>::put($arg, stringify!($arg), &mut request); )*
-                    let outputs = request.send($crate::__op_name!($name $(, $wire)?))?;
+                    let outputs = request.send(cx, $crate::__op_name!($name $(, $wire)?))?;
                     Ok(( $( <$oty as $crate::ops::Output>::get(&outputs, stringify!($out))? ),* ))
                 }
             )*
@@ -460,13 +462,14 @@ macro_rules! ops {
             use super::*;
             $(
                 pub fn $name(
+                    cx: &$crate::client::Client,
                     $($arg: <$ty as $crate::ops::Arg>::Ref<'_>),*
                 ) -> $crate::ops::Pending<( $($oty),* )> {
                     #[allow(unused_mut)]
                     let mut request = $crate::ops::Request::default();
                     $( <$ty as $crate::ops::Arg>::put($arg, stringify!($arg), &mut request); )*
                     $crate::ops::Pending::new(
-                        request.start($crate::__op_name!($name $(, $wire)?)),
+                        request.start(cx, $crate::__op_name!($name $(, $wire)?)),
                         |outputs| Ok(( $( <$oty as $crate::ops::Output>::get(outputs, stringify!($out))? ),* )),
                     )
                 }

@@ -10,6 +10,7 @@ const EXERCISE: &str = "01-attention";
 
 /// The judge's checks, run by the launcher as `grader judge 01-attention`.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.judge_ops(
             worker,
@@ -22,21 +23,21 @@ pub fn checks(worker: &mut Worker) {
     }
     worker.property("softmax-rows-sum-to-one", |rng| {
         let x = (randn(rng, &[3, 4, 9]) * 30.0)?;
-        properties::rows_are_distributions(&ex::softmax(&x)?)
+        properties::rows_are_distributions(&ex::softmax(cx, &x)?)
     });
     worker.property("weights-are-distributions", |rng| {
         let qkv = Qkv::random(rng);
-        properties::rows_are_distributions(&ex::attention_weights(&qkv.q, &qkv.k, None)?)
+        properties::rows_are_distributions(&ex::attention_weights(cx, &qkv.q, &qkv.k, None)?)
     });
     worker.property("key-permutation-invariance", |rng| {
         let qkv = Qkv::random(rng);
         properties::key_permutation_invariance(rng, &qkv, |q, k, v| {
-            ex::scaled_dot_product_attention(q, k, v, None)
+            ex::scaled_dot_product_attention(cx, q, k, v, None)
         })
     });
     worker.property("output-in-convex-hull-of-values", |rng| {
         let qkv = Qkv::random(rng);
-        let out = ex::scaled_dot_product_attention(&qkv.q, &qkv.k, &qkv.v, None)?;
+        let out = ex::scaled_dot_product_attention(cx, &qkv.q, &qkv.k, &qkv.v, None)?;
         properties::inside_convex_hull(&out, &qkv.v)
     });
 }

@@ -4,6 +4,7 @@
 //! (`grader/adapters/02-masked-attention`); `ex` below calls it.
 
 use candle_core::{DType, Device, Tensor};
+use grader_kit::client::Client;
 use grader_kit::compare::compare;
 use grader_kit::properties::{self, random_allowed, Qkv, PROPERTY_TOLERANCE};
 use grader_kit::random::randn;
@@ -20,6 +21,7 @@ const TRIALS: usize = 6;
 
 /// The judge's checks, run by the launcher as `grader judge 02-masked-attention`.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         // Each fixture op once: its group and its check.
         let judged: [(&str, &str, CaseCheck); 3] = [
@@ -44,7 +46,7 @@ pub fn checks(worker: &mut Worker) {
     worker.property("causal-mask-is-lower-triangular", |rng| {
         for _ in 0..TRIALS {
             let (l, s) = (rng.random_range(1..=9), rng.random_range(1..=9));
-            let mask = ex::causal_mask(l, s)?;
+            let mask = ex::causal_mask(cx, l, s)?;
             u8_mask("causal_mask", &mask)?;
             compare("mask", &mask, &tril(l, s)?, PROPERTY_TOLERANCE).map_err(|f| {
                 f.context(format!(
@@ -58,7 +60,7 @@ pub fn checks(worker: &mut Worker) {
         for _ in 0..TRIALS {
             let shape = [rng.random_range(1..=3), rng.random_range(1..=6)];
             let allowed = random_allowed(rng, &shape, 0.5, 0.2);
-            let got = ex::additive_mask(&AttnMask::Bool(allowed.clone()))?;
+            let got = ex::additive_mask(cx, &AttnMask::Bool(allowed.clone()))?;
             if got.dtype() != DType::F32 {
                 return Err(Failure::new(format!(
                     "additive_mask of a Bool mask should be f32, found {:?}",
@@ -72,7 +74,7 @@ pub fn checks(worker: &mut Worker) {
                 )
             })?;
             let float = randn(rng, &shape);
-            let same = ex::additive_mask(&AttnMask::Float(float.clone()))?;
+            let same = ex::additive_mask(cx, &AttnMask::Float(float.clone()))?;
             compare("additive mask", &same, &float, PROPERTY_TOLERANCE)
                 .map_err(|f| f.context("a Float mask is already additive: return it as it is"))?;
         }
@@ -84,10 +86,10 @@ pub fn checks(worker: &mut Worker) {
             let shape = mask_shape(rng, &qkv);
             let ones = Tensor::ones(shape.as_slice(), DType::U8, &Device::Cpu)?;
             let zeros = Tensor::zeros(shape.as_slice(), DType::F32, &Device::Cpu)?;
-            let plain = sdpa(&qkv, None, false)?;
-            compare("output", &sdpa(&qkv, Some(&AttnMask::Bool(ones)), false)?, &plain, PROPERTY_TOLERANCE)
+            let plain = sdpa(cx, &qkv, None, false)?;
+            compare("output", &sdpa(cx, &qkv, Some(&AttnMask::Bool(ones)), false)?, &plain, PROPERTY_TOLERANCE)
                 .map_err(|f| f.context(format!("a Bool mask of ones {shape:?} (every key takes part) must give the output of no mask")))?;
-            compare("output", &sdpa(&qkv, Some(&AttnMask::Float(zeros)), false)?, &plain, PROPERTY_TOLERANCE)
+            compare("output", &sdpa(cx, &qkv, Some(&AttnMask::Float(zeros)), false)?, &plain, PROPERTY_TOLERANCE)
                 .map_err(|f| f.context(format!("a Float mask of zeros {shape:?} must give the output of no mask")))?;
         }
         Ok(())
@@ -96,8 +98,8 @@ pub fn checks(worker: &mut Worker) {
         for _ in 0..TRIALS {
             let qkv = Qkv::random(rng);
             let allowed = random_mask(rng, &qkv, 0.5, 0.2);
-            let as_bool = sdpa(&qkv, Some(&AttnMask::Bool(allowed.clone())), false)?;
-            let as_float = sdpa(&qkv, Some(&AttnMask::Float(bias_of(&allowed)?)), false)?;
+            let as_bool = sdpa(cx, &qkv, Some(&AttnMask::Bool(allowed.clone())), false)?;
+            let as_float = sdpa(cx, &qkv, Some(&AttnMask::Float(bias_of(&allowed)?)), false)?;
             compare("output", &as_bool, &as_float, PROPERTY_TOLERANCE).map_err(|f| {
                 f.context("a Bool mask and the Float mask with 0 where it is 1 and -inf where it is 0 must give the same output")
             })?;
@@ -109,7 +111,8 @@ pub fn checks(worker: &mut Worker) {
             let qkv = Qkv::random(rng);
             let allowed = random_mask(rng, &qkv, 0.5, 0.25);
             let mask = AttnMask::Bool(allowed.clone());
-            let weights = ex::masked_attention_weights(&qkv.q, &qkv.k, Some(&mask), false, None)?;
+            let weights =
+                ex::masked_attention_weights(cx, &qkv.q, &qkv.k, Some(&mask), false, None)?;
             properties::masked_rows_are_distributions(&weights, &allowed)?;
         }
         Ok(())
@@ -117,7 +120,7 @@ pub fn checks(worker: &mut Worker) {
     worker.property("causal-weights-are-distributions", |rng| {
         for _ in 0..TRIALS {
             let qkv = Qkv::random(rng);
-            let weights = ex::masked_attention_weights(&qkv.q, &qkv.k, None, true, None)?;
+            let weights = ex::masked_attention_weights(cx, &qkv.q, &qkv.k, None, true, None)?;
             properties::masked_rows_are_distributions(&weights, &tril(qkv.queries(), qkv.keys())?)?;
         }
         Ok(())
@@ -132,11 +135,11 @@ pub fn checks(worker: &mut Worker) {
                 ("Bool", AttnMask::Bool(allowed.clone())),
                 ("Float (-inf)", AttnMask::Float(bias_of(&allowed)?)),
             ] {
-                let out = sdpa(&qkv, Some(&mask), false)?;
+                let out = sdpa(cx, &qkv, Some(&mask), false)?;
                 properties::empty_rows_are_zero(&out, &allowed)
                     .map_err(|f| f.context(format!("with a {kind} mask")))?;
                 let weights =
-                    ex::masked_attention_weights(&qkv.q, &qkv.k, Some(&mask), false, None)?;
+                    ex::masked_attention_weights(cx, &qkv.q, &qkv.k, Some(&mask), false, None)?;
                 properties::masked_rows_are_distributions(&weights, &allowed)
                     .map_err(|f| f.context(format!("with a {kind} mask")))?;
             }
@@ -147,7 +150,7 @@ pub fn checks(worker: &mut Worker) {
         for _ in 0..TRIALS {
             let qkv = Qkv::random(rng);
             properties::causal_ignores_the_future(rng, &qkv, |q, k, v| {
-                ex::scaled_dot_product_attention(q, k, v, None, true, None)
+                ex::scaled_dot_product_attention(cx, q, k, v, None, true, None)
             })?;
         }
         Ok(())
@@ -159,7 +162,7 @@ pub fn checks(worker: &mut Worker) {
             let keep: Vec<bool> = padding.to_vec1::<u8>()?.iter().map(|&a| a != 0).collect();
             let mask = AttnMask::Bool(padding);
             properties::masked_keys_are_ignored(rng, &qkv, &keep, |q, k, v| {
-                ex::scaled_dot_product_attention(q, k, v, Some(&mask), false, None)
+                ex::scaled_dot_product_attention(cx, q, k, v, Some(&mask), false, None)
             })?;
         }
         Ok(())
@@ -183,7 +186,7 @@ pub fn checks(worker: &mut Worker) {
                 } else {
                     AttnMask::Bool(m.clone())
                 };
-                ex::scaled_dot_product_attention(q, k, v, Some(&m), false, None)
+                ex::scaled_dot_product_attention(cx, q, k, v, Some(&m), false, None)
             })?;
         }
         Ok(())
@@ -192,9 +195,9 @@ pub fn checks(worker: &mut Worker) {
         for _ in 0..TRIALS {
             let qkv = Qkv::random(rng);
             let allowed = random_mask(rng, &qkv, 0.4, 0.2);
-            let out = sdpa(&qkv, Some(&AttnMask::Bool(allowed.clone())), false)?;
+            let out = sdpa(cx, &qkv, Some(&AttnMask::Bool(allowed.clone())), false)?;
             properties::inside_convex_hull_of_allowed(&out, &qkv.v, &allowed)?;
-            let causal = sdpa(&qkv, None, true)?;
+            let causal = sdpa(cx, &qkv, None, true)?;
             properties::inside_convex_hull_of_allowed(
                 &causal,
                 &qkv.v,
@@ -208,9 +211,9 @@ pub fn checks(worker: &mut Worker) {
         for _ in 0..TRIALS {
             let qkv = Qkv::random(rng);
             let allowed = random_allowed(rng, &qkv.scores_shape(), 0.6, 0.1);
-            let both = sdpa(&qkv, Some(&AttnMask::Bool(allowed.clone())), true)?;
+            let both = sdpa(cx, &qkv, Some(&AttnMask::Bool(allowed.clone())), true)?;
             let and = allowed.broadcast_mul(&tril(qkv.queries(), qkv.keys())?)?;
-            let want = sdpa(&qkv, Some(&AttnMask::Bool(and)), false)?;
+            let want = sdpa(cx, &qkv, Some(&AttnMask::Bool(and)), false)?;
             compare("output", &both, &want, PROPERTY_TOLERANCE).map_err(|f| {
                 f.context("a mask together with is_causal must let a key take part only where both allow it")
             })?;
@@ -239,8 +242,13 @@ fn u8_mask(what: &str, mask: &Tensor) -> CheckResult {
 }
 
 /// The student's attention with the default scale.
-fn sdpa(qkv: &Qkv, mask: Option<&AttnMask>, is_causal: bool) -> Result<Tensor, Failure> {
-    ex::scaled_dot_product_attention(&qkv.q, &qkv.k, &qkv.v, mask, is_causal, None)
+fn sdpa(
+    cx: &Client,
+    qkv: &Qkv,
+    mask: Option<&AttnMask>,
+    is_causal: bool,
+) -> Result<Tensor, Failure> {
+    ex::scaled_dot_product_attention(cx, &qkv.q, &qkv.k, &qkv.v, mask, is_causal, None)
 }
 
 /// The top-left causal mask, u8 (L, S): 1 where j ≤ i.

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
+use grader_kit::client::Client;
 use grader_kit::properties;
 use grader_kit::random::randn;
 use grader_kit::{Failure, Fixtures, Worker};
@@ -16,23 +17,24 @@ const EXERCISE: &str = "03-head";
 
 /// The judge's checks, run by the launcher as `grader judge 03-head`.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.judge_ops(worker, &[("head", "head"), ("masked head", "head_masked")]);
     }
     worker.property("token-permutation-equivariance", |rng| {
         let (head, x) = random_head(rng)?;
-        properties::token_permutation_equivariance(rng, &x, |x| head.forward(x, None))
+        properties::token_permutation_equivariance(rng, &x, |x| head.forward(cx, x, None))
     });
     worker.property("batch-independence", |rng| {
         let (head, x) = random_head(rng)?;
-        properties::batch_independence(&x, |x| head.forward(x, None))
+        properties::batch_independence(&x, |x| head.forward(cx, x, None))
     });
     worker.property("causal-mask-hides-the-future", |rng| {
         let (head, x) = random_head(rng)?;
         let len = x.dim(1)?.max(2);
         let x = randn(rng, &[x.dim(0)?, len, x.dim(2)?]);
         let mask = causal(len)?;
-        properties::causality(rng, &x, |x| head.forward(x, Some(&mask)))
+        properties::causality(rng, &x, |x| head.forward(cx, x, Some(&mask)))
     });
 }
 
@@ -46,11 +48,11 @@ struct Head {
 
 impl Head {
     /// `mask`: exercise 02's, u8 (1 = may attend) or f32 (additive).
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor, Failure> {
+    fn forward(&self, cx: &Client, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor, Failure> {
         let (params, model_dim, qk_dim) = (&self.params, self.model_dim, self.qk_dim);
         match mask {
-            Some(_) => ex::head_masked(params, model_dim, qk_dim, x, mask),
-            None => ex::head(params, model_dim, qk_dim, x, None),
+            Some(_) => ex::head_masked(cx, params, model_dim, qk_dim, x, mask),
+            None => ex::head(cx, params, model_dim, qk_dim, x, None),
         }
     }
 }

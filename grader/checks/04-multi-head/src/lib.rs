@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
+use grader_kit::client::Client;
 use grader_kit::ops::random_weights;
 use grader_kit::properties::{self, PROPERTY_TOLERANCE};
 use grader_kit::random::{bernoulli_mask, randn};
@@ -18,6 +19,7 @@ const EXERCISE: &str = "04-multi-head";
 
 /// The judge's checks, run by the launcher as `grader judge 04-multi-head`.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         // Each fixture op once: its group and its check (the `mha` ops
         // each graded as its own group).
@@ -36,11 +38,11 @@ pub fn checks(worker: &mut Worker) {
     }
     worker.property("token-permutation-equivariance", |rng| {
         let (mha, x) = random_mha(rng)?;
-        properties::token_permutation_equivariance(rng, &x, |x| mha.self_attend(x))
+        properties::token_permutation_equivariance(rng, &x, |x| mha.self_attend(cx, x))
     });
     worker.property("batch-independence", |rng| {
         let (mha, x) = random_mha(rng)?;
-        properties::batch_independence(&x, |x| mha.self_attend(x))
+        properties::batch_independence(&x, |x| mha.self_attend(cx, x))
     });
     worker.property("weights-are-distributions", |rng| {
         let (mha, x) = random_mha(rng)?;
@@ -56,7 +58,7 @@ pub fn checks(worker: &mut Worker) {
         )?;
         let padding = (padding * keep_first)?;
         for average in [true, false] {
-            let (_, weights) = mha.forward(&x, Some(&padding), None, true, average)?;
+            let (_, weights) = mha.forward(cx, &x, Some(&padding), None, true, average)?;
             let weights = weights.ok_or_else(|| {
                 Failure::new("need_weights is true, yet forward returned no weights")
             })?;
@@ -65,7 +67,9 @@ pub fn checks(worker: &mut Worker) {
         }
         Ok(())
     });
-    worker.property("one-head-equals-exercise-03", one_head_equals_exercise_03);
+    worker.property("one-head-equals-exercise-03", |rng| {
+        one_head_equals_exercise_03(cx, rng)
+    });
 }
 
 /// How a fixture op's cases are judged.
@@ -114,7 +118,7 @@ fn random_mha(rng: &mut impl Rng) -> Result<(MultiheadAttention, Tensor), Failur
 /// identity `out_proj`, multi-head attention is that head. Both get the
 /// causal mask, each in its own convention (03: 1 = may attend; 04: 1 = may
 /// NOT attend).
-fn one_head_equals_exercise_03(rng: &mut rand::rngs::StdRng) -> CheckResult {
+fn one_head_equals_exercise_03(cx: &Client, rng: &mut rand::rngs::StdRng) -> CheckResult {
     let embed = rng.random_range(1..=8);
     let [batch, len] = [rng.random_range(1..=3), rng.random_range(1..=8)];
     let dev = &Device::Cpu;
@@ -154,8 +158,8 @@ fn one_head_equals_exercise_03(rng: &mut rand::rngs::StdRng) -> CheckResult {
     let forbidden = (Tensor::ones((len, len), DType::U8, dev)? - &allowed)?;
     // Exercise 04 runs first, so that an untouched 04 reports its own todo!().
     let mha = MultiheadAttention::new(mha_weights, embed, 1);
-    let (got, _) = mha.forward(&x, None, Some(&forbidden), false, true)?;
-    let expected = ex::head_masked(&weights, embed, embed, &x, Some(&allowed))?;
+    let (got, _) = mha.forward(cx, &x, None, Some(&forbidden), false, true)?;
+    let expected = ex::head_masked(cx, &weights, embed, embed, &x, Some(&allowed))?;
     compare("output", &got, &expected, PROPERTY_TOLERANCE).map_err(|f| {
         f.context(
             "a 1-head module with your exercise-03 head's W_Q, W_K, W_V, an identity out_proj and the same causal mask should give that head's output",
@@ -187,6 +191,7 @@ impl MultiheadAttention {
     /// compares it with the reference.
     fn forward(
         &self,
+        cx: &Client,
         x: &Tensor,
         key_padding_mask: Option<&Tensor>,
         attn_mask: Option<&Tensor>,
@@ -199,6 +204,7 @@ impl MultiheadAttention {
             (false, None) => ex::mha_self,
         };
         op(
+            cx,
             &self.params,
             &self.sizes,
             x,
@@ -212,8 +218,8 @@ impl MultiheadAttention {
     }
 
     /// Self-attention without masks or weights: the output only.
-    fn self_attend(&self, x: &Tensor) -> Result<Tensor, Failure> {
-        Ok(self.forward(x, None, None, false, true)?.0)
+    fn self_attend(&self, cx: &Client, x: &Tensor) -> Result<Tensor, Failure> {
+        Ok(self.forward(cx, x, None, None, false, true)?.0)
     }
 }
 

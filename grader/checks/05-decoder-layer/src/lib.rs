@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use candle_core::{Tensor, D};
+use grader_kit::client::Client;
 use grader_kit::compare::compare;
 use grader_kit::ops::random_weights;
 use grader_kit::properties::{self, PROPERTY_TOLERANCE};
@@ -18,6 +19,7 @@ const EXERCISE: &str = "05-decoder-layer";
 
 /// The judge's checks, run by the launcher as `grader judge 05-decoder-layer`.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.judge_ops(
             worker,
@@ -32,14 +34,14 @@ pub fn checks(worker: &mut Worker) {
     }
     // No fixture pins the LayerNorm's gradient, but in trusted mode it is
     // compared with the reference's too, at the tolerance of a single f32 op.
-    grader_kit::client::pin("layer_norm_grad", Default::default());
+    cx.pin("layer_norm_grad", Default::default());
     worker.property("causality", |rng| {
         let (layer, x) = random_layer(rng)?;
-        properties::causality(rng, &x, |x| layer.forward(x))
+        properties::causality(rng, &x, |x| layer.forward(cx, x))
     });
     worker.property("batch-independence", |rng| {
         let (layer, x) = random_layer(rng)?;
-        properties::batch_independence(&x, |x| layer.forward(x))
+        properties::batch_independence(&x, |x| layer.forward(cx, x))
     });
     worker.property("shapes-unchanged-by-depth", |rng| {
         let config = random_config(rng);
@@ -47,7 +49,7 @@ pub fn checks(worker: &mut Worker) {
         let x = randn(rng, &shape);
         for depth in 0..=3 {
             let params = random_weights(rng, &layer_specs(&config, depth), 0.3)?;
-            let out = ex::decoder(Some(&params), &config, depth, &x)?;
+            let out = ex::decoder(cx, Some(&params), &config, depth, &x)?;
             if out.dims() != x.dims() {
                 return Err(Failure::new(format!(
                     "a stack of {depth} layers turned an input of shape {:?} into {:?}; every layer must keep (B, L, d_model) so that layers stack",
@@ -67,7 +69,7 @@ pub fn checks(worker: &mut Worker) {
             ("bias".to_string(), ones.zeros_like()?),
         ]);
         // A negligible eps, so that the variance comes out as 1 to f32 precision.
-        let y = ex::layer_norm(&params, Some(1e-12), &x)?;
+        let y = ex::layer_norm(cx, &params, Some(1e-12), &x)?;
         let mean = y.mean_keepdim(D::Minus1)?;
         compare("row means", &mean, &mean.zeros_like()?, PROPERTY_TOLERANCE)
             .map_err(|f| f.context("with weight 1 and bias 0, every row must have mean 0"))?;
@@ -83,7 +85,7 @@ pub fn checks(worker: &mut Worker) {
         let params = random_weights(rng, &specs, 1.0)?;
         let probe = randn(rng, &[2, 3, dim]);
         // The gradient of sum(LayerNorm(x) · probe) with respect to x.
-        let grad = ex::layer_norm_grad(&params, Some(1e-5), &x, &probe)?.ok_or_else(|| {
+        let grad = ex::layer_norm_grad(cx, &params, Some(1e-5), &x, &probe)?.ok_or_else(|| {
             Failure::new(
                 "no gradient reaches the LayerNorm's input: build it from basic tensor operations (candle_nn's fused layer norm passes none), so that exercise 06 can train through it",
             )
@@ -172,11 +174,11 @@ struct DecoderLayer {
 impl DecoderLayer {
     /// (B, L, d_model) → (B, L, d_model), by the fixture op of the same
     /// computation (so that trusted mode compares it with the reference).
-    fn forward(&self, x: &Tensor) -> Result<Tensor, Failure> {
+    fn forward(&self, cx: &Client, x: &Tensor) -> Result<Tensor, Failure> {
         if self.config.norm_first {
-            ex::decoder_layer_pre_ln(&self.params, &self.config, x)
+            ex::decoder_layer_pre_ln(cx, &self.params, &self.config, x)
         } else {
-            ex::decoder_layer_post_ln(&self.params, &self.config, x)
+            ex::decoder_layer_post_ln(cx, &self.params, &self.config, x)
         }
     }
 }

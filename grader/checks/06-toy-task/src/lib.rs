@@ -37,6 +37,7 @@
 //! here.
 
 use candle_core::{DType, Device, Tensor};
+use grader_kit::client::Client;
 use grader_kit::ops::Pending;
 use grader_kit::properties;
 use grader_kit::random::rng_for;
@@ -58,11 +59,12 @@ const MIN_ACCURACY: f32 = 0.97;
 
 /// The judge's checks, run by the launcher as `grader judge 06-toy-task`.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     // The trainings are most of this exercise's time: they start first, in
     // an adapter process of their own, and run while the checks before
     // them do.
-    let trainings = start_trainings(worker);
-    make_batch_checks(worker);
+    let trainings = start_trainings(cx, worker);
+    make_batch_checks(cx, worker);
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         // Each fixture op once: its group and its check.
         let judged: [(&str, &str, CaseCheck); 2] =
@@ -72,23 +74,23 @@ pub fn checks(worker: &mut Worker) {
             fixtures.run_op(worker, group, op, check);
         }
     }
-    training_checks(worker, trainings);
+    training_checks(cx, worker, trainings);
 }
 
 // --- 1. make_batch
 
-fn make_batch_checks(worker: &mut Worker) {
+fn make_batch_checks(cx: &Client, worker: &mut Worker) {
     let seed = worker.seed();
     worker.check("make_batch", "make-batch-shapes", || {
         for n in [1, 7, 300] {
-            let (x, y) = ex::make_batch(n, seed, "make-batch-shapes")?;
+            let (x, y) = ex::make_batch(cx, n, seed, "make-batch-shapes")?;
             expect_layout("X", &x, &[n, 10], DType::U32, n)?;
             expect_layout("y", &y, &[n, 1], DType::F32, n)?;
         }
         Ok(())
     });
     worker.check("make_batch", "make-batch-labels-count", || {
-        let (x, y) = ex::make_batch(HELD_OUT, seed, "make-batch-labels-count")?;
+        let (x, y) = ex::make_batch(cx, HELD_OUT, seed, "make-batch-labels-count")?;
         expect_layout("X", &x, &[HELD_OUT, 10], DType::U32, HELD_OUT)?;
         expect_layout("y", &y, &[HELD_OUT, 1], DType::F32, HELD_OUT)?;
         let rows = x.to_vec2::<u32>()?;
@@ -110,7 +112,7 @@ fn make_batch_checks(worker: &mut Worker) {
         Ok(())
     });
     worker.check("make_batch", "make-batch-digits-uniform", || {
-        let (x, _) = ex::make_batch(HELD_OUT, seed, "make-batch-digits-uniform")?;
+        let (x, _) = ex::make_batch(cx, HELD_OUT, seed, "make-batch-digits-uniform")?;
         let digits = x.flatten_all()?.to_vec1::<u32>()?;
         let mut seen = [0usize; 10];
         for &d in &digits {
@@ -133,7 +135,7 @@ fn make_batch_checks(worker: &mut Worker) {
     });
     worker.check("make_batch", "make-batch-uses-rng", || {
         let batch = |name: &str| -> Result<Vec<Vec<u32>>, Failure> {
-            Ok(ex::make_batch(50, seed, name)?.0.to_vec2::<u32>()?)
+            Ok(ex::make_batch(cx, 50, seed, name)?.0.to_vec2::<u32>()?)
         };
         let (a, again, b) = (batch("a")?, batch("a")?, batch("b")?);
         if a != again {
@@ -201,10 +203,10 @@ fn run_forward(case: &Case) -> CheckResult {
 /// A fresh model trained by the student's `train` on the fixed budget, with
 /// the RNG of run `run` (attempt 0) or of its restart (attempt 1), then run
 /// on the held-out sequences of run `run`.
-fn train_fresh(seed: u64, run: usize, attempt: usize) -> Result<Trained, Failure> {
+fn train_fresh(cx: &Client, seed: u64, run: usize, attempt: usize) -> Result<Trained, Failure> {
     let streams = [stream(run, attempt)];
     let budget = budget(seed, &streams);
-    let TrainedModels(trained) = ex::train(&budget, &[held_out(seed, run)?.0])?;
+    let TrainedModels(trained) = ex::train(cx, &budget, &[held_out(seed, run)?.0])?;
     trained
         .into_iter()
         .next()
@@ -239,7 +241,7 @@ struct Trainings {
 /// Several first attempts in one call: the adapter trains them side by
 /// side, one thread each (on two cores, the three take about the time of
 /// two).
-fn start_trainings(worker: &Worker) -> Trainings {
+fn start_trainings(cx: &Client, worker: &Worker) -> Trainings {
     let focus = worker.selected("attends-to-2s-and-4s");
     let runs: Vec<usize> = (1..=RUNS)
         .filter(|run| focus || worker.selected(&format!("train-from-scratch-{run}")))
@@ -250,7 +252,7 @@ fn start_trainings(worker: &Worker) -> Trainings {
         .iter()
         .map(|&run| Ok(held_out(seed, run)?.0))
         .collect::<Result<Vec<Tensor>, Failure>>()
-        .map(|x| start::train(&budget(seed, &streams), &x));
+        .map(|x| start::train(cx, &budget(seed, &streams), &x));
     Trainings { runs, started }
 }
 
@@ -427,7 +429,7 @@ fn mean(values: &[f32]) -> f32 {
     values.iter().sum::<f32>() / values.len().max(1) as f32
 }
 
-fn training_checks(worker: &mut Worker, trainings: Trainings) {
+fn training_checks(cx: &Client, worker: &mut Worker, trainings: Trainings) {
     let seed = worker.seed();
     // The first attempts started above, read when the first of these checks
     // runs. If that call failed (one training panicked, say), each check
@@ -447,7 +449,7 @@ fn training_checks(worker: &mut Worker, trainings: Trainings) {
         }
         match first_attempts.get_mut(run).and_then(Option::take) {
             Some(trained) => Ok(trained),
-            None => train_fresh(seed, run, 0),
+            None => train_fresh(cx, seed, run, 0),
         }
     };
     let mut trained: Vec<Option<Trained>> = Vec::new();
@@ -460,7 +462,7 @@ fn training_checks(worker: &mut Worker, trainings: Trainings) {
                 // About one initialisation in 100 gets stuck whatever the
                 // loop (see the module doc): a second one, from the same
                 // seed. A wrong loop misses both times.
-                result = train_fresh(seed, run, 1)?;
+                result = train_fresh(cx, seed, run, 1)?;
                 verdict = check_accuracy(&result, seed, run).map_err(|second| {
                     second.context(format!(
                         "two initialisations missed; the first: {}; the second",

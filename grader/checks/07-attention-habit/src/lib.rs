@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::ops::RangeInclusive;
 
 use candle_core::{DType, Device, Tensor, D};
+use grader_kit::client::Client;
 use grader_kit::compare::compare;
 use grader_kit::properties::{self, PROPERTY_TOLERANCE};
 use grader_kit::random::{permutation, randn, uniform};
@@ -19,6 +20,7 @@ const EXERCISE: &str = "07-attention-habit";
 
 /// The judge's checks, run by the launcher as `grader judge 07-attention-habit`.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.judge_ops(
             worker,
@@ -38,16 +40,16 @@ pub fn checks(worker: &mut Worker) {
     // The attention methods.
     worker.property("sdp-weights-are-distributions", |rng| {
         let (q, k) = query_key(rng);
-        properties::rows_are_distributions(&ex::scaled_dot_product(&q, &k)?)
+        properties::rows_are_distributions(&ex::scaled_dot_product(cx, &q, &k)?)
     });
     worker.property("cosine-in-minus-one-one", |rng| {
         let (q, k) = query_key(rng);
         let (q, k) = ((q * 10.0)?, (k * 0.1)?);
-        cosine_in_range(&ex::cosine_similarity(&q, &k)?)
+        cosine_in_range(&ex::cosine_similarity(cx, &q, &k)?)
     });
     worker.property("cosine-of-a-vector-with-itself-is-one", |rng| {
         let (q, _) = query_key(rng);
-        let sim = ex::cosine_similarity(&q, &q)?;
+        let sim = ex::cosine_similarity(cx, &q, &q)?;
         let diagonal = diagonal(&sim)?;
         compare(
             "cos(x, x)",
@@ -61,8 +63,8 @@ pub fn checks(worker: &mut Worker) {
         let (q, k) = query_key(rng);
         let q_scale = uniform(rng, &q.dims()[..q.rank() - 1], 0.01, 100.0).unsqueeze(D::Minus1)?;
         let k_scale = uniform(rng, &k.dims()[..k.rank() - 1], 0.01, 100.0).unsqueeze(D::Minus1)?;
-        let before = ex::cosine_similarity(&q, &k)?;
-        let after = ex::cosine_similarity(&q.broadcast_mul(&q_scale)?, &k.broadcast_mul(&k_scale)?)?;
+        let before = ex::cosine_similarity(cx, &q, &k)?;
+        let after = ex::cosine_similarity(cx, &q.broadcast_mul(&q_scale)?, &k.broadcast_mul(&k_scale)?)?;
         compare("similarity", &after, &before, PROPERTY_TOLERANCE).map_err(|f| {
             f.context("scaling each query and key by its own positive number changed the cosine similarity: it must depend on directions only")
         })
@@ -79,10 +81,10 @@ pub fn checks(worker: &mut Worker) {
             randn(rng, &[b, lk, e]),
             randn(rng, &[b, lk, ev]),
         );
-        let expected = ex::scaled_dot_product(&q, &k)?.matmul(&v)?;
+        let expected = ex::scaled_dot_product(cx, &q, &k)?.matmul(&v)?;
         compare(
             "output",
-            &ex::multihead_attention(&q, &k, &v, 1)?,
+            &ex::multihead_attention(cx, &q, &k, &v, 1)?,
             &expected,
             PROPERTY_TOLERANCE,
         )
@@ -97,7 +99,7 @@ pub fn checks(worker: &mut Worker) {
         let (n, k) = (habit.n, habit.k);
         let m = rng.random_range(1..=5);
         let (point, input) = (randn(rng, &[1, n, k]), randn(rng, &[m, n]));
-        let out = habit.forward(&point, &input)?;
+        let out = habit.forward(cx, &point, &input)?;
         let value = habit.projected_value(&point.reshape((1, n * k))?)?;
         compare("output", &out, &value.broadcast_as((m, n))?, PROPERTY_TOLERANCE).map_err(|f| {
             f.context("with one init point every input gives all its attention to it, so every output row must be out(out_proj(v_proj(point)))")
@@ -108,8 +110,8 @@ pub fn checks(worker: &mut Worker) {
         let (init, input) = habit.batch(rng, 1..=3, 2..=6, 1..=5);
         let order = permutation(rng, init.dim(1)?);
         let permuted = init.index_select(&Tensor::new(order.as_slice(), &Device::Cpu)?, 1)?;
-        let before = habit.forward(&init, &input)?;
-        let after = habit.forward(&permuted, &input)?;
+        let before = habit.forward(cx, &init, &input)?;
+        let after = habit.forward(cx, &permuted, &input)?;
         compare("output", &after, &before, PROPERTY_TOLERANCE).map_err(|f| {
             f.context(format!(
                 "permuting the init points by {order:?} changed the output: the node is a set of points"
@@ -120,13 +122,13 @@ pub fn checks(worker: &mut Worker) {
         let habit = RandomHabit::new(rng)?;
         let (init, input) = habit.batch(rng, 1..=3, 3..=6, 1..=5);
         let (b, p, n, k) = init.dims4()?;
-        let before = habit.forward(&init, &input)?;
+        let before = habit.forward(cx, &init, &input)?;
         for j in 0..p {
             // A moderate nudge of the point: a wild one could push its
             // attention weight to ~0 and leave the outputs (almost) still.
             let nudged = (init.narrow(1, j, 1)? + randn(rng, &[b, 1, n, k]))?;
             let changed = replace(&init, 1, j, &nudged)?;
-            let after = habit.forward(&changed, &input)?;
+            let after = habit.forward(cx, &changed, &input)?;
             let moved = (after - &before)?.abs()?.max_keepdim(D::Minus1)?;
             let least = moved.flatten_all()?.min(0)?.to_scalar::<f32>()?;
             // A point the layer reads moves every row, if only by a rounding
@@ -145,8 +147,8 @@ pub fn checks(worker: &mut Worker) {
         let (b, m, n) = input.dims3()?;
         let i = rng.random_range(0..m);
         let changed = replace(&input, 1, i, &randn(rng, &[b, 1, n]))?;
-        let before = habit.forward(&init, &input)?;
-        let after = habit.forward(&init, &changed)?;
+        let before = habit.forward(cx, &init, &input)?;
+        let after = habit.forward(cx, &init, &changed)?;
         let others: Vec<u32> = (0..m as u32).filter(|&r| r != i as u32).collect();
         let others = Tensor::new(others.as_slice(), &Device::Cpu)?;
         compare(
@@ -164,9 +166,9 @@ pub fn checks(worker: &mut Worker) {
     worker.property("each-batch-element-has-its-own-node", |rng| {
         let habit = RandomHabit::new(rng)?;
         let (init, input) = habit.batch(rng, 2..=3, 2..=5, 1..=5);
-        let out = habit.forward(&init, &input)?;
+        let out = habit.forward(cx, &init, &input)?;
         for b in 0..init.dim(0)? {
-            let alone = habit.forward(&init.get(b)?, &input.get(b)?)?;
+            let alone = habit.forward(cx, &init.get(b)?, &input.get(b)?)?;
             compare("output", &out.get(b)?, &alone, PROPERTY_TOLERANCE).map_err(|f| {
                 f.context(format!(
                     "batch element {b} gave another output when run unbatched, alone with its node"
@@ -179,10 +181,10 @@ pub fn checks(worker: &mut Worker) {
         let habit = RandomHabit::new(rng)?;
         let (init, input) = habit.batch(rng, 1..=3, 1..=4, 1..=5);
         // The adapter runs a candle_nn::seq() that holds on_node(init).
-        let expected = habit.forward(&init, &input)?.tanh()?;
+        let expected = habit.forward(cx, &init, &input)?.tanh()?;
         compare(
             "output",
-            &habit.on_node_in_a_model(&init, &input)?.tanh()?,
+            &habit.on_node_in_a_model(cx, &init, &input)?.tanh()?,
             &expected,
             PROPERTY_TOLERANCE,
         )
@@ -285,15 +287,20 @@ impl RandomHabit {
     }
 
     /// The student's `AttentionHabit::forward(init, input)`.
-    fn forward(&self, init: &Tensor, input: &Tensor) -> Result<Tensor, Failure> {
+    fn forward(&self, cx: &Client, init: &Tensor, input: &Tensor) -> Result<Tensor, Failure> {
         let (n, k, heads, d) = (self.n, self.k, self.heads, self.d);
-        ex::attention_habit(&self.params, n, k, heads, d, init, input)
+        ex::attention_habit(cx, &self.params, n, k, heads, d, init, input)
     }
 
     /// The student's `on_node(init)` in a `candle_nn::seq()`, run on `input`.
-    fn on_node_in_a_model(&self, init: &Tensor, input: &Tensor) -> Result<Tensor, Failure> {
+    fn on_node_in_a_model(
+        &self,
+        cx: &Client,
+        init: &Tensor,
+        input: &Tensor,
+    ) -> Result<Tensor, Failure> {
         let (n, k, heads, d) = (self.n, self.k, self.heads, self.d);
-        ex::attention_habit_on_node(&self.params, n, k, heads, d, init, input)
+        ex::attention_habit_on_node(cx, &self.params, n, k, heads, d, init, input)
     }
 
     /// A random batch: init (B, p, n, k), input (B, m, n), with B, p and

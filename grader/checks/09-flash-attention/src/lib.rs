@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 
 use candle_core::{DType, Device, Tensor, Var, D};
+use grader_kit::client::Client;
 use grader_kit::compare::compare;
 use grader_kit::properties::PROPERTY_TOLERANCE;
 use grader_kit::protocol::CheckStatus;
@@ -64,6 +65,7 @@ const TILES: [Option<(usize, usize)>; 9] = [
 
 /// The judge's checks, run by the launcher as `grader judge 09-flash-attention`.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     if let Some(fixtures) = Fixtures::load_for(worker, EXERCISE) {
         fixtures.judge_ops(
             worker,
@@ -80,9 +82,9 @@ pub fn checks(worker: &mut Worker) {
         for _ in 0..TRIALS {
             let p = Problem::random(rng, 1..=24, 1..=16);
             let want = p.reference()?;
-            let (out, lse) = ex::flash_forward(&p.q, &p.k, &p.v, p.causal, p.scale, p.tiles)?;
+            let (out, lse) = ex::flash_forward(cx, &p.q, &p.k, &p.v, p.causal, p.scale, p.tiles)?;
             let (dq, dk, dv) = ex::flash_backward(
-                &p.q, &p.k, &p.v, &out, &lse, &p.d_out, p.causal, p.scale, p.tiles,
+                cx, &p.q, &p.k, &p.v, &out, &lse, &p.d_out, p.causal, p.scale, p.tiles,
             )?;
             for (name, got, want) in [
                 ("out", &out, &want.out),
@@ -109,9 +111,9 @@ pub fn checks(worker: &mut Worker) {
             let mut results = vec![];
             for tiles in [Some(small), None] {
                 p.tiles = tiles;
-                let (out, lse) = ex::flash_forward(&p.q, &p.k, &p.v, p.causal, p.scale, tiles)?;
+                let (out, lse) = ex::flash_forward(cx, &p.q, &p.k, &p.v, p.causal, p.scale, tiles)?;
                 let (dq, dk, dv) = ex::flash_backward(
-                    &p.q, &p.k, &p.v, &out, &lse, &p.d_out, p.causal, p.scale, tiles,
+                    cx, &p.q, &p.k, &p.v, &out, &lse, &p.d_out, p.causal, p.scale, tiles,
                 )?;
                 results.push([out, lse, dq, dk, dv]);
             }
@@ -129,11 +131,11 @@ pub fn checks(worker: &mut Worker) {
     worker.property("autograd-op-agrees-with-forward-and-backward", |rng| {
         for _ in 0..TRIALS {
             let p = Problem::random(rng, 1..=40, 1..=16);
-            let (out, lse) = ex::flash_forward(&p.q, &p.k, &p.v, p.causal, p.scale, p.tiles)?;
-            let (dq, dk, dv) = ex::flash_backward(
+            let (out, lse) = ex::flash_forward(cx, &p.q, &p.k, &p.v, p.causal, p.scale, p.tiles)?;
+            let (dq, dk, dv) = ex::flash_backward(cx,
                 &p.q, &p.k, &p.v, &out, &lse, &p.d_out, p.causal, p.scale, p.tiles,
             )?;
-            let [op_out, op_dq, op_dk, op_dv] = flash_attention(&p)?;
+            let [op_out, op_dq, op_dk, op_dv] = flash_attention(cx, &p)?;
             for (name, got, want) in [
                 ("out", &op_out, &out),
                 ("dq", &op_dq, &dq),
@@ -154,7 +156,7 @@ pub fn checks(worker: &mut Worker) {
     let seed = worker.seed();
     let measured: RefCell<Option<Result<Memory, Failure>>> = RefCell::new(None);
     worker.check("memory", "memory", || {
-        let result = measure_memory(rng_for(seed, "memory"));
+        let result = measure_memory(cx, rng_for(seed, "memory"));
         let verdict = match &result {
             Ok(memory) => memory_verdict(memory),
             Err(failure) => Err(failure.clone()),
@@ -163,7 +165,7 @@ pub fn checks(worker: &mut Worker) {
         verdict
     });
     worker.check("memory", "memory-peak", || report_memory(&measured));
-    worker.check("speed", "speed", || report_speed(seed));
+    worker.check("speed", "speed", || report_speed(cx, seed));
 }
 
 /// One random attention problem, with the arguments of every op.
@@ -179,9 +181,9 @@ struct Problem {
 
 /// The `FlashAttention` op through candle's autograd: out, dq, dk, dv,
 /// each of which it must return.
-fn flash_attention(p: &Problem) -> Result<[Tensor; 4], Failure> {
+fn flash_attention(cx: &Client, p: &Problem) -> Result<[Tensor; 4], Failure> {
     let (out, dq, dk, dv) =
-        ex::flash_attention(&p.q, &p.k, &p.v, &p.d_out, p.causal, p.scale, p.tiles)?;
+        ex::flash_attention(cx, &p.q, &p.k, &p.v, &p.d_out, p.causal, p.scale, p.tiles)?;
     let got = [("out", Some(out)), ("dq", dq), ("dk", dk), ("dv", dv)];
     let returned: Vec<&str> = got
         .iter()
@@ -295,11 +297,11 @@ struct Memory {
     threads: usize,
 }
 
-fn measure_memory(mut rng: StdRng) -> Result<Memory, Failure> {
+fn measure_memory(cx: &Client, mut rng: StdRng) -> Result<Memory, Failure> {
     let (l, e) = (MEMORY_L, MEMORY_E);
     let [q, k, v, d_out] = [0; 4].map(|_| filler(&mut rng, &[l, e]));
     let (forward_peak, backward_peak, threads) =
-        ex::memory(&q, &k, &v, &d_out, false, MEMORY_THREADS)?;
+        ex::memory(cx, &q, &k, &v, &d_out, false, MEMORY_THREADS)?;
     let forward_peak = measurement(forward_peak)? as usize;
     let backward_peak = measurement(backward_peak)? as usize;
     let outputs = (l * e + l) * 4; // out and lse
@@ -399,19 +401,20 @@ fn not_graded(message: String) -> Failure {
 
 /// The student's forward and backward against the naive path, timed in the
 /// adapter on the same inputs: a line in the report, never points.
-fn report_speed(seed: u64) -> CheckResult {
+fn report_speed(cx: &Client, seed: u64) -> CheckResult {
     let mut rng = rng_for(seed, "speed");
     let [b, h, l, e] = SPEED_SHAPE;
     let [q, k, v, d_out] = [0; 4].map(|_| filler(&mut rng, &[b, h, l, e]));
-    let times =
-        ex::speed(&q, &k, &v, &d_out, false, SPEED_REPS, NAIVE_REPS).and_then(|(a, b, c, d)| {
+    let times = ex::speed(cx, &q, &k, &v, &d_out, false, SPEED_REPS, NAIVE_REPS).and_then(
+        |(a, b, c, d)| {
             Ok([
                 measurement(a)?,
                 measurement(b)?,
                 measurement(c)?,
                 measurement(d)?,
             ])
-        });
+        },
+    );
     let times = match times {
         Ok(times) => times,
         Err(failure) if failure.status == CheckStatus::NotStarted => return Err(failure),

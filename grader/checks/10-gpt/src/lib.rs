@@ -28,7 +28,8 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, IndexOp, Tensor};
-use grader_kit::client::{self, Outputs};
+use grader_kit::client::Client;
+use grader_kit::client::Outputs;
 use grader_kit::compare::compare;
 use grader_kit::manifest::Tolerance;
 use grader_kit::ops::Pending;
@@ -103,6 +104,7 @@ const COPY_LOSS_FRACTION: f64 = 0.6;
 
 /// Every check of exercise 10, in order.
 pub fn checks(worker: &mut Worker) {
+    let cx = &worker.client();
     let root = worker.args().fixtures.join(EXERCISE);
     let tiny = absolute(&root.join(MODEL));
     let fixtures = Fixtures::load_for(worker, EXERCISE);
@@ -113,16 +115,16 @@ pub fn checks(worker: &mut Worker) {
         .iter()
         .flat_map(|f| f.checkpoints_named(&root, &[]));
     for dir in std::iter::once(tiny.clone()).chain(named) {
-        client::allow_read(&dir);
+        cx.allow_read(&dir);
     }
     // The training takes longest: it starts first, in an adapter process
     // of its own, and runs while the other checks do.
     let mut training = worker
         .selected("copy-task")
-        .then(|| CopyRun::start(&copy_data()));
+        .then(|| CopyRun::start(cx, &copy_data()));
     if let Some(fixtures) = fixtures {
         fixtures.unknown_ops(worker, ops::OPS);
-        let call = |case: &Case| call_case(case, &root);
+        let call = |case: &Case| call_case(cx, case, &root);
         fixtures.run_op(worker, "tokenizer", "tokenize", |case| {
             case.check_outputs(&call(case)?)
         });
@@ -163,43 +165,41 @@ pub fn checks(worker: &mut Worker) {
     worker.check("training", "copy-task", || {
         let run = training
             .take()
-            .unwrap_or_else(|| CopyRun::start(&copy_data()));
+            .unwrap_or_else(|| CopyRun::start(cx, &copy_data()));
         copy_task(run)
     });
     worker.property("padding-does-not-leak", |rng| {
-        padding_does_not_leak(rng, loaded(&model)?)
+        padding_does_not_leak(cx, rng, loaded(&model)?)
     });
     worker.property("steps-match-the-full-forward", |rng| {
-        steps_match_the_full_forward(rng, loaded(&model)?)
+        steps_match_the_full_forward(cx, rng, loaded(&model)?)
     });
     worker.property("greedy-tokens-are-argmaxes", |rng| {
-        greedy_tokens_are_argmaxes(rng, loaded(&model)?)
+        greedy_tokens_are_argmaxes(cx, rng, loaded(&model)?)
     });
     worker.check(
         "properties",
         "checkpoint-without-transformer-prefix-loads-the-same",
-        || without_prefix_loads_the_same(loaded(&model)?),
+        || without_prefix_loads_the_same(cx, loaded(&model)?),
     );
     worker.property("sampling-is-reproducible", |rng| {
-        sampling_is_reproducible(rng, loaded(&model)?)
+        sampling_is_reproducible(cx, rng, loaded(&model)?)
     });
-    worker.property(
-        "sampling-keeps-to-the-filters",
-        sampling_keeps_to_the_filters,
-    );
-    worker.property(
-        "sampling-follows-the-distribution",
-        sampling_follows_the_distribution,
-    );
+    worker.property("sampling-keeps-to-the-filters", |rng| {
+        sampling_keeps_to_the_filters(cx, rng)
+    });
+    worker.property("sampling-follows-the-distribution", |rng| {
+        sampling_follows_the_distribution(cx, rng)
+    });
     worker.property("top-k-1-sampling-is-greedy", |rng| {
-        top_k_1_is_greedy(rng, loaded(&model)?)
+        top_k_1_is_greedy(cx, rng, loaded(&model)?)
     });
     // The step times are graded by one check and printed by the next.
     let measured: RefCell<Option<String>> = RefCell::new(None);
     worker.check("speed", "step-time-does-not-grow", || {
-        step_time_does_not_grow(&measured)
+        step_time_does_not_grow(cx, &measured)
     });
-    worker.check("speed", "speed", || report_speed(&measured));
+    worker.check("speed", "speed", || report_speed(cx, &measured));
 }
 
 /// `path` from the root, as the adapter (another process) must be told it.
@@ -209,7 +209,7 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// Runs a fixture case in the adapter: the case's params and inputs, plus
 /// `model_dir`, the checkpoint folder its `model` names, when it names one.
-fn call_case(case: &Case, root: &Path) -> Result<Outputs, Failure> {
+fn call_case(cx: &Client, case: &Case, root: &Path) -> Result<Outputs, Failure> {
     let mut params = case.params();
     if let Some(name) = case.param_str("model")? {
         let dir = absolute(&root.join(name));
@@ -222,7 +222,7 @@ fn call_case(case: &Case, root: &Path) -> Result<Outputs, Failure> {
         .into_iter()
         .map(|name| Ok((name.clone(), case.input(&name)?)))
         .collect::<Result<Vec<_>, Failure>>()?;
-    client::call_student(&case.spec.op, &params, &inputs)
+    cx.call_student(&case.spec.op, &params, &inputs)
 }
 
 /// A text output (UTF-8 bytes) against the case's, shown as text.
@@ -441,14 +441,14 @@ fn left_padded(rows: &[Vec<u32>]) -> Result<(Tensor, Tensor), Failure> {
 
 /// A sentence alone and the same sentence left-padded inside a batch with
 /// a longer one give the same logits at its real positions.
-fn padding_does_not_leak(rng: &mut impl Rng, model: &Model) -> CheckResult {
+fn padding_does_not_leak(cx: &Client, rng: &mut impl Rng, model: &Model) -> CheckResult {
     let short = random_row(rng, 2, 10, model.vocab_size);
     let long_len = rng.random_range(short.len() + 1..=24);
     let long = random_tokens(rng, long_len, model.vocab_size);
     let (alone, alone_mask) = left_padded(std::slice::from_ref(&short))?;
     let (batch, mask) = left_padded(&[long, short.clone()])?;
-    let a = ex::logits(&model.dir, None, &alone, &alone_mask)?;
-    let b = ex::logits(&model.dir, None, &batch, &mask)?;
+    let a = ex::logits(cx, &model.dir, None, &alone, &alone_mask)?;
+    let b = ex::logits(cx, &model.dir, None, &batch, &mask)?;
     let pads = long_len - short.len();
     let real = b.i((1..2, pads..))?;
     compare("logits of the padded row", &real, &a, MODEL_TOLERANCE).map_err(|f| {
@@ -462,7 +462,7 @@ fn padding_does_not_leak(rng: &mut impl Rng, model: &Model) -> CheckResult {
 /// Prefill then random steps give the student's own full forward's logits
 /// at every real position, on a random left-padded batch; and the cache
 /// has the right shape after every step.
-fn steps_match_the_full_forward(rng: &mut impl Rng, model: &Model) -> CheckResult {
+fn steps_match_the_full_forward(cx: &Client, rng: &mut impl Rng, model: &Model) -> CheckResult {
     let batch = rng.random_range(1..=3);
     let len = rng.random_range(2..=model.n_positions.min(40));
     let rows: Vec<Vec<u32>> = (0..batch)
@@ -478,8 +478,8 @@ fn steps_match_the_full_forward(rng: &mut impl Rng, model: &Model) -> CheckResul
         let left = len - chunks.iter().sum::<usize>();
         chunks.push(rng.random_range(1..=left.min(4)));
     }
-    let full = ex::logits(&model.dir, None, &ids, &mask)?;
-    let (logits, shapes, k, _) = ex::steps(&model.dir, &ids, &mask, &chunks)?;
+    let full = ex::logits(cx, &model.dir, None, &ids, &mask)?;
+    let (logits, shapes, k, _) = ex::steps(cx, &model.dir, &ids, &mask, &chunks)?;
     if let Some((_, heads, _, head_dim)) = k.first().and_then(|k0| k0.dims4().ok()) {
         check_cache_shapes(&shapes, &chunks, [batch, heads, head_dim], k.len())?;
     }
@@ -494,7 +494,7 @@ fn steps_match_the_full_forward(rng: &mut impl Rng, model: &Model) -> CheckResul
 /// without it: every generated token is the argmax of the student's own
 /// full forward at the position before it (within twice the tolerance of
 /// the model's logits, so that a near tie decides nothing).
-fn greedy_tokens_are_argmaxes(rng: &mut impl Rng, model: &Model) -> CheckResult {
+fn greedy_tokens_are_argmaxes(cx: &Client, rng: &mut impl Rng, model: &Model) -> CheckResult {
     let rows: Vec<Vec<u32>> = (0..rng.random_range(1..=3))
         .map(|_| random_row(rng, 1, 8, model.vocab_size))
         .collect();
@@ -503,7 +503,7 @@ fn greedy_tokens_are_argmaxes(rng: &mut impl Rng, model: &Model) -> CheckResult 
     let new = rng.random_range(1..=12);
     for use_cache in [true, false] {
         let how = if use_cache { "with" } else { "without" };
-        let generated = ex::greedy_ids(&model.dir, &ids, &mask, new, use_cache)?;
+        let generated = ex::greedy_ids(cx, &model.dir, &ids, &mask, new, use_cache)?;
         if generated.dims() != [batch, prompt + new] {
             return Err(Failure::new(format!(
                 "generate {how} the cache returned ids of shape {:?} for a prompt {:?} and {new} new tokens; expected [{batch}, {}]",
@@ -515,7 +515,7 @@ fn greedy_tokens_are_argmaxes(rng: &mut impl Rng, model: &Model) -> CheckResult 
         let ones = Tensor::ones((batch, new), DType::U8, &Device::Cpu)?;
         let full_mask = Tensor::cat(&[&mask, &ones], 1)?;
         let generated = generated.to_dtype(DType::U32)?;
-        let logits = ex::logits(&model.dir, None, &generated, &full_mask)?;
+        let logits = ex::logits(cx, &model.dir, None, &generated, &full_mask)?;
         let logits = logits.to_dtype(DType::F32)?.to_vec3::<f32>()?;
         let tokens = generated.to_vec2::<u32>()?;
         for b in 0..batch {
@@ -541,7 +541,7 @@ fn greedy_tokens_are_argmaxes(rng: &mut impl Rng, model: &Model) -> CheckResult 
 
 /// The tiny checkpoint with every name without `transformer.` (as the
 /// hub's original gpt2 checkpoint) loads into the same model.
-fn without_prefix_loads_the_same(model: &Model) -> CheckResult {
+fn without_prefix_loads_the_same(cx: &Client, model: &Model) -> CheckResult {
     let tensors = candle_core::safetensors::load(model.dir.join("model.safetensors"), &Device::Cpu)
         .map_err(|e| Failure::fixture(e.to_string()))?;
     let bare: std::collections::HashMap<String, Tensor> = tensors
@@ -550,8 +550,8 @@ fn without_prefix_loads_the_same(model: &Model) -> CheckResult {
         .collect();
     let ids = Tensor::new(&[[5u32, 17, 42, 99, 3]], &Device::Cpu)?;
     let mask = ids.ones_like()?.to_dtype(DType::U8)?;
-    let a = ex::logits(&model.dir, None, &ids, &mask)?;
-    let b = ex::logits(&model.dir, Some(&bare), &ids, &mask)?;
+    let a = ex::logits(cx, &model.dir, None, &ids, &mask)?;
+    let b = ex::logits(cx, &model.dir, Some(&bare), &ids, &mask)?;
     compare(
         "logits (names without transformer.)",
         &b,
@@ -575,12 +575,12 @@ fn random_sampling(rng: &mut impl Rng) -> Sampling {
 
 /// The same seed gives the same samples (`sample`, and a sampled
 /// generation with the cache); another seed gives others.
-fn sampling_is_reproducible(rng: &mut impl Rng, model: &Model) -> CheckResult {
+fn sampling_is_reproducible(cx: &Client, rng: &mut impl Rng, model: &Model) -> CheckResult {
     let logits = (randn(rng, &[3, 50]) * 2.0)?;
     let sampling = random_sampling(rng);
     let seed: u64 = rng.random_range(0..1 << 40);
-    let a = ex::sample(&logits, &sampling, seed, 20)?;
-    let b = ex::sample(&logits, &sampling, seed, 20)?;
+    let a = ex::sample(cx, &logits, &sampling, seed, 20)?;
+    let b = ex::sample(cx, &logits, &sampling, seed, 20)?;
     let exact = Tolerance {
         atol: 0.0,
         rtol: 0.0,
@@ -597,8 +597,8 @@ fn sampling_is_reproducible(rng: &mut impl Rng, model: &Model) -> CheckResult {
         top_k: None,
         top_p: None,
     };
-    let a = ex::sample(&logits, &open, seed, 20)?;
-    let c = ex::sample(&logits, &open, seed + 1, 20)?;
+    let a = ex::sample(cx, &logits, &open, seed, 20)?;
+    let c = ex::sample(cx, &logits, &open, seed + 1, 20)?;
     if compare("samples", &c, &a, exact).is_ok() {
         return Err(Failure::new(format!(
             "the seeds {seed} and {} drew the same 60 tokens: draw from the rng you are given",
@@ -606,8 +606,8 @@ fn sampling_is_reproducible(rng: &mut impl Rng, model: &Model) -> CheckResult {
         )));
     }
     let (ids, mask) = left_padded(&[random_tokens(rng, 5, model.vocab_size)])?;
-    let first = ex::generate_sampled(&model.dir, &ids, &mask, 8, &sampling, seed, true)?;
-    let again = ex::generate_sampled(&model.dir, &ids, &mask, 8, &sampling, seed, true)?;
+    let first = ex::generate_sampled(cx, &model.dir, &ids, &mask, 8, &sampling, seed, true)?;
+    let again = ex::generate_sampled(cx, &model.dir, &ids, &mask, 8, &sampling, seed, true)?;
     compare("ids", &again, &first, exact).map_err(|f| {
         f.context(format!(
             "two sampled generations with the seed {seed} ({sampling:?}) must give the same tokens"
@@ -646,7 +646,7 @@ fn allowed_tokens(logits: &Tensor, sampling: &Sampling) -> Result<Vec<Vec<bool>>
 }
 
 /// Every sampled token is one the filters keep.
-fn sampling_keeps_to_the_filters(rng: &mut rand::rngs::StdRng) -> CheckResult {
+fn sampling_keeps_to_the_filters(cx: &Client, rng: &mut rand::rngs::StdRng) -> CheckResult {
     for _ in 0..3 {
         let logits = (randn(rng, &[4, 60]) * 3.0)?;
         let mut sampling = random_sampling(rng);
@@ -654,7 +654,7 @@ fn sampling_keeps_to_the_filters(rng: &mut rand::rngs::StdRng) -> CheckResult {
             sampling.top_k = Some(rng.random_range(1..=8));
         }
         let seed: u64 = rng.random_range(0..1 << 40);
-        let samples = ex::sample(&logits, &sampling, seed, 50)?;
+        let samples = ex::sample(cx, &logits, &sampling, seed, 50)?;
         let allowed = allowed_tokens(&logits, &sampling)?;
         let drawn = samples.to_dtype(DType::U32)?.to_vec2::<u32>()?;
         for draw in &drawn {
@@ -680,7 +680,7 @@ fn sampling_keeps_to_the_filters(rng: &mut rand::rngs::StdRng) -> CheckResult {
 /// within five standard deviations (plus 0.002) of its probability,
 /// softmax(logits / temperature). A correct sampler fails this once in
 /// about a million runs.
-fn sampling_follows_the_distribution(rng: &mut rand::rngs::StdRng) -> CheckResult {
+fn sampling_follows_the_distribution(cx: &Client, rng: &mut rand::rngs::StdRng) -> CheckResult {
     let (rows, draws) = (8usize, 500usize);
     let row: Vec<f32> = (0..5).map(|_| rng.random_range(-1.5f32..1.5)).collect();
     let temperature = [0.7, 1.0, 1.5][rng.random_range(0..3)];
@@ -691,7 +691,7 @@ fn sampling_follows_the_distribution(rng: &mut rand::rngs::StdRng) -> CheckResul
         top_p: None,
     };
     let seed: u64 = rng.random_range(0..1 << 40);
-    let samples = ex::sample(&logits, &sampling, seed, draws)?;
+    let samples = ex::sample(cx, &logits, &sampling, seed, draws)?;
     let mut counts = [0usize; 5];
     for draw in samples.to_dtype(DType::U32)?.to_vec2::<u32>()? {
         for token in draw {
@@ -720,7 +720,7 @@ fn sampling_follows_the_distribution(rng: &mut rand::rngs::StdRng) -> CheckResul
 }
 
 /// A sampled generation with top_k = 1 is the greedy one.
-fn top_k_1_is_greedy(rng: &mut impl Rng, model: &Model) -> CheckResult {
+fn top_k_1_is_greedy(cx: &Client, rng: &mut impl Rng, model: &Model) -> CheckResult {
     let rows: Vec<Vec<u32>> = (0..2)
         .map(|_| random_row(rng, 1, 6, model.vocab_size))
         .collect();
@@ -731,8 +731,8 @@ fn top_k_1_is_greedy(rng: &mut impl Rng, model: &Model) -> CheckResult {
         top_p: None,
     };
     let seed: u64 = rng.random_range(0..1 << 40);
-    let sampled = ex::generate_sampled(&model.dir, &ids, &mask, 10, &sampling, seed, true)?;
-    let greedy = ex::greedy_ids(&model.dir, &ids, &mask, 10, true)?;
+    let sampled = ex::generate_sampled(cx, &model.dir, &ids, &mask, 10, &sampling, seed, true)?;
+    let greedy = ex::greedy_ids(cx, &model.dir, &ids, &mask, 10, true)?;
     compare(
         "ids",
         &sampled,
@@ -785,13 +785,14 @@ struct CopyRun {
 }
 
 impl CopyRun {
-    fn start(data: &CopyData) -> CopyRun {
+    fn start(cx: &Client, data: &CopyData) -> CopyRun {
         let prompts: Vec<Vec<u32>> = data
             .test
             .iter()
             .map(|s| s[..COPY_LEN + 2].to_vec())
             .collect();
         let started = start::train_copy(
+            cx,
             &COPY_MODEL,
             &COPY_BUDGET,
             &data.train,
@@ -920,8 +921,8 @@ fn not_graded(message: String) -> Failure {
 /// grows at least 16 times (T·12·E² + T²·2·E per layer); with it, only its
 /// one attention row grows (12·E² + T·2·E). A "cache" that recomputes the
 /// past grows as much as the full forward and fails.
-fn step_time_does_not_grow(measured: &RefCell<Option<String>>) -> CheckResult {
-    let (cached, full) = ex::step_time(&TIMING, &[SHORT, LONG], TIMING_REPS)?;
+fn step_time_does_not_grow(cx: &Client, measured: &RefCell<Option<String>>) -> CheckResult {
+    let (cached, full) = ex::step_time(cx, &TIMING, &[SHORT, LONG], TIMING_REPS)?;
     let (cached, full) = (measurements(cached, 2)?, measurements(full, 2)?);
     let cached_growth = cached[1] / cached[0].max(1e-9);
     let full_growth = full[1] / full[0].max(1e-9);
@@ -946,9 +947,9 @@ fn step_time_does_not_grow(measured: &RefCell<Option<String>>) -> CheckResult {
 
 /// Tokens per second with and without the cache, and the step times the
 /// check before measured: a line in the report, never points.
-fn report_speed(measured: &RefCell<Option<String>>) -> CheckResult {
+fn report_speed(cx: &Client, measured: &RefCell<Option<String>>) -> CheckResult {
     let measured_speed =
-        ex::speed(&TIMING, SPEED_PROMPT, SPEED_TOKENS).and_then(|(cached, full)| {
+        ex::speed(cx, &TIMING, SPEED_PROMPT, SPEED_TOKENS).and_then(|(cached, full)| {
             Ok((
                 measurements(vec![cached], 1)?[0],
                 measurements(vec![full], 1)?[0],
