@@ -243,3 +243,183 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// The module a file of `src` is (`instructor::batch`, `report` for
+/// `report/mod.rs`); `None` for the crate root and the bins.
+fn module_of(src: &Path, file: &Path) -> Option<String> {
+    let relative = file.strip_prefix(src).ok()?.with_extension("");
+    let mut parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    match parts.first().map(String::as_str) {
+        None | Some("lib" | "main" | "bin") => None,
+        _ => Some(parts.join("::")),
+    }
+}
+
+/// The paths a source names through `crate::` or `super::` (`super::` as
+/// seen from `module`), outside comments, with `crate::{a, b::c}` split.
+fn named_paths(text: &str, module: &str) -> Vec<String> {
+    let parent = module.rsplit_once("::").map_or("", |(p, _)| p);
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path_at = |rest: &str| -> String {
+        rest.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect::<String>()
+            .trim_end_matches(':')
+            .to_string()
+    };
+    let mut paths = vec![];
+    for (prefix, base) in [("crate::", ""), ("super::", parent)] {
+        for (at, _) in code.match_indices(prefix) {
+            let before = code[..at].chars().last();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let rest = &code[at + prefix.len()..];
+            let items = match rest.strip_prefix('{') {
+                // `{a::{x, y}, b}`: the first path of each top-level item.
+                Some(group) => {
+                    let (mut depth, mut items, mut item) = (0, vec![], String::new());
+                    for c in group.chars() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => break,
+                            '}' => depth -= 1,
+                            ',' if depth == 0 => items.push(std::mem::take(&mut item)),
+                            _ => {}
+                        }
+                        item.push(c);
+                    }
+                    items.push(item);
+                    items
+                        .iter()
+                        .map(|i| path_at(i.trim_start_matches([',', ' ', '\n'])))
+                        .collect()
+                }
+                None => vec![path_at(rest)],
+            };
+            for item in items.into_iter().filter(|i| !i.is_empty()) {
+                paths.push(if base.is_empty() {
+                    item
+                } else {
+                    format!("{base}::{item}")
+                });
+            }
+        }
+    }
+    paths
+}
+
+/// The first import circle among the modules of `src`, if any: module A
+/// names B (through `crate::` or `super::`), B names … A. A module's own
+/// children (declared in its `mod.rs`) do not count as its imports.
+fn import_circle(src: &Path) -> Option<Vec<String>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    for file in walk(src) {
+        if let Some(module) = module_of(src, &file) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            files.entry(module).or_default().push_str(&text);
+        }
+    }
+    let modules: BTreeSet<String> = files.keys().cloned().collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, text) in &files {
+        for path in named_paths(text, module) {
+            // The longest module the path starts with.
+            let segments: Vec<&str> = path.split("::").collect();
+            let target = (1..=segments.len())
+                .rev()
+                .map(|n| segments[..n].join("::"))
+                .find(|m| modules.contains(m));
+            if let Some(target) = target {
+                let child = target.starts_with(&format!("{module}::"));
+                if target != *module && !child {
+                    edges.entry(module.clone()).or_default().insert(target);
+                }
+            }
+        }
+    }
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        done: &mut BTreeSet<String>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = stack.iter().position(|n| n == node) {
+            let mut circle = stack[at..].to_vec();
+            circle.push(node.to_string());
+            return Some(circle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        stack.push(node.to_string());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(circle) = visit(next, edges, done, stack) {
+                return Some(circle);
+            }
+        }
+        stack.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    modules
+        .iter()
+        .find_map(|m| visit(m, &edges, &mut done, &mut vec![]))
+}
+
+#[test]
+fn the_launcher_and_the_kit_have_no_import_circles() {
+    for src in ["grader/src", "grader/kit/src"] {
+        if let Some(circle) = import_circle(&root().join(src)) {
+            panic!(
+                "{src} has an import circle: {}; move what both need into a module below them",
+                circle.join(" -> ")
+            );
+        }
+    }
+}
+
+#[test]
+fn an_import_circle_is_found() {
+    let dir = std::env::temp_dir().join(format!("kit-layout-circle-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("outer")).unwrap();
+    let files = [
+        ("lib.rs", "mod a;\nmod outer;\n"),
+        ("a.rs", "use crate::{outer::b, x};\n"),
+        ("outer/mod.rs", "mod b;\nmod c;\n"),
+        (
+            "outer/b.rs",
+            "// crate::a in a comment is no import\nuse super::c::f;\n",
+        ),
+        ("outer/c.rs", "pub fn f() { crate::a::g() }\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let circle = import_circle(&dir);
+    std::fs::write(dir.join("outer/c.rs"), "pub fn f() {}\n").unwrap();
+    let none = import_circle(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        circle,
+        Some(vec![
+            "a".to_string(),
+            "outer::b".to_string(),
+            "outer::c".to_string(),
+            "a".to_string()
+        ])
+    );
+    assert_eq!(none, None);
+}

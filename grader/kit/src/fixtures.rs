@@ -89,7 +89,8 @@ impl Fixtures {
     /// its calls of every op they hold are compared with the reference's
     /// within the op's tolerance ([`Client::pin`]).
     pub fn load_for(worker: &mut Worker, exercise_dir: &str) -> Option<Fixtures> {
-        if let Some(fixtures) = worker.loaded(exercise_dir) {
+        let kept_as = format!("fixtures of {exercise_dir}");
+        if let Some(fixtures) = worker.kept::<Fixtures>(&kept_as) {
             return Some(fixtures);
         }
         match Fixtures::load(&worker.args().fixtures.clone(), exercise_dir) {
@@ -99,7 +100,7 @@ impl Fixtures {
                     client.pin(&case.spec.op, case.spec.tolerance);
                     case.client = client.clone();
                 }
-                worker.keep_loaded(exercise_dir, &fixtures);
+                worker.keep(&kept_as, fixtures.clone());
                 Some(fixtures)
             }
             Err(error) => {

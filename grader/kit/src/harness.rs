@@ -20,9 +20,9 @@ pub struct Worker {
     token: String,
     /// The first pass of [`run`]: announce each check, run none.
     planning: bool,
-    /// The fixtures loaded by the first pass, by exercise folder.
-    #[cfg(feature = "tensors")]
-    loaded: Option<(String, crate::Fixtures)>,
+    /// What the first pass keeps for the second (the fixtures, loaded
+    /// and verified once), by name.
+    kept: std::collections::HashMap<String, Box<dyn std::any::Any>>,
     /// The connection to the adapters, which the checks call through.
     #[cfg(feature = "tensors")]
     client: crate::client::Client,
@@ -52,8 +52,7 @@ impl Worker {
             args,
             token,
             planning: false,
-            #[cfg(feature = "tensors")]
-            loaded: None,
+            kept: Default::default(),
         }
     }
 
@@ -64,16 +63,16 @@ impl Worker {
         self.client.clone()
     }
 
-    /// The fixtures of `exercise_dir` this worker loaded already.
-    #[cfg(feature = "tensors")]
-    pub(crate) fn loaded(&self, exercise_dir: &str) -> Option<crate::Fixtures> {
-        let (dir, fixtures) = self.loaded.as_ref()?;
-        (dir == exercise_dir).then(|| fixtures.clone())
+    /// A value the worker keeps under `name` ([`Worker::keep`]): the
+    /// checks run twice (see [`run`]), and what the first pass loaded need
+    /// not be loaded again.
+    pub fn kept<T: Clone + 'static>(&self, name: &str) -> Option<T> {
+        self.kept.get(name)?.downcast_ref::<T>().cloned()
     }
 
-    #[cfg(feature = "tensors")]
-    pub(crate) fn keep_loaded(&mut self, exercise_dir: &str, fixtures: &crate::Fixtures) {
-        self.loaded = Some((exercise_dir.to_string(), fixtures.clone()));
+    /// Keeps `value` under `name` for the rest of the run.
+    pub fn keep<T: 'static>(&mut self, name: &str, value: T) {
+        self.kept.insert(name.to_string(), Box::new(value));
     }
 
     pub fn args(&self) -> &WorkerArgs {
