@@ -104,26 +104,8 @@ pub fn inside_convex_hull(output: &Tensor, v: &Tensor) -> CheckResult {
 }
 
 // Properties of whole layers (exercises 03 to 05): a layer is any function
-// from a (B, L, E) batch of sequences to a tensor of the same layout.
-
-/// Random parameters as a candle `VarBuilder`, each entry of `specs` a
-/// (name, shape) drawn from N(0, scale²). Layers under test load them by
-/// name as they load a PyTorch state_dict.
-pub fn random_var_builder(
-    rng: &mut impl Rng,
-    specs: &[(String, Vec<usize>)],
-    scale: f64,
-) -> Result<candle_nn::VarBuilder<'static>, Failure> {
-    let mut tensors = std::collections::HashMap::new();
-    for (name, shape) in specs {
-        tensors.insert(name.clone(), (randn(rng, shape) * scale)?);
-    }
-    Ok(candle_nn::VarBuilder::from_tensors(
-        tensors,
-        candle_core::DType::F32,
-        &candle_core::Device::Cpu,
-    ))
-}
+// from a (B, L, E) batch of sequences to a tensor of the same layout. Its
+// random parameters come from `ops::random_weights`.
 
 /// Self-attention without a mask has no notion of order: permuting the
 /// tokens of `x` (B, L, E) permutes the output's tokens the same way.
