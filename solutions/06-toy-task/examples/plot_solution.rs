@@ -1,7 +1,7 @@
 //! The plot command of exercise 06 on the reference solution:
 //!
 //! ```text
-//! cargo run -p sol06-toy-task --example plot_solution -- --out out/06-solution
+//! cargo run -p sol06-toy-task --example plot_solution --features plot -- --out out/06-solution
 //! ```
 //!
 //! The command itself lives beside the exercise (one copy for both). Its

@@ -125,9 +125,13 @@
 //!    attention that stays flat.
 //!
 //! ## See it
-//! `cargo run -p ex06-toy-task --example plot -- --out out/06` trains your
-//! model and draws the seed's figure (attention heat map, the values where
-//! attention > 0.1, the loss curve) as out/06/toy-task.png and .svg.
+//! ```text
+//! cargo run -p ex06-toy-task --example plot --features plot -- --out out/06
+//! ```
+//!
+//! trains your model and draws the seed's figure (attention heat map, the
+//! values where attention > 0.1, the loss curve) as out/06/toy-task.png and
+//! .svg.
 //!
 //! Check your work with `cargo run -p grader -- 06`.
 

@@ -1,7 +1,7 @@
 //! Trains YOUR model (exercise 06) and draws the seed notebook's figure:
 //!
 //! ```text
-//! cargo run -p ex06-toy-task --example plot -- --out out/06
+//! cargo run -p ex06-toy-task --example plot --features plot -- --out out/06
 //! ```
 //!
 //! writes out/06/toy-task.png and out/06/toy-task.svg: the attention heat map
