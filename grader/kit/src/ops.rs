@@ -28,7 +28,7 @@
 //! sides cannot disagree. An argument of type `Tensor` (or `Option<Tensor>`,
 //! `Vec<Tensor>`, [`Weights`]) travels as input tensors, anything else as a
 //! parameter; see [`Arg`] and [`Output`]. A struct of parameters (a model's
-//! sizes, a training budget) is declared with [`params!`](crate::params),
+//! sizes, a training budget) is declared with [`params!`](macro@crate::params),
 //! one parameter per field; an exercise's other argument types (a mask with
 //! its kind) get an `impl Arg` beside the declaration, in terms of these.
 
