@@ -25,6 +25,18 @@ pub struct Call {
     inputs: HashMap<String, Tensor>,
 }
 
+impl Call {
+    /// A call as an adapter receives it (for the kit's own tests).
+    #[cfg(test)]
+    pub(crate) fn new(op: &str, params: Params, inputs: HashMap<String, Tensor>) -> Call {
+        Call {
+            op: op.to_string(),
+            params,
+            inputs,
+        }
+    }
+}
+
 impl Inputs for Call {
     fn label(&self) -> String {
         format!("op {}", self.op)

@@ -575,3 +575,76 @@ macro_rules! __op_name {
         $wire
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    crate::params! {
+        /// A budget with one field that may be absent.
+        pub struct Budget {
+            pub steps: usize,
+            pub top_k: Option<usize>,
+            pub rate: f64 = 0.5,
+        }
+    }
+
+    /// What the adapter receives for `request`.
+    fn received(request: Request) -> Call {
+        let inputs = request.inputs.into_iter().collect();
+        Call::new("op", crate::params::Params(request.params), inputs)
+    }
+
+    #[test]
+    fn a_params_struct_travels_field_by_field_with_its_defaults() {
+        let budget = Budget {
+            steps: 3,
+            top_k: None,
+            rate: 0.25,
+        };
+        let mut request = Request::default();
+        Budget::put(&budget, "budget", &mut request);
+        assert_eq!(request.params["steps"], 3);
+        assert_eq!(Budget::take(&received(request), "budget").unwrap(), budget);
+
+        let mut request = Request::default();
+        usize::put(7, "steps", &mut request);
+        let taken = Budget::take(&received(request), "budget").unwrap();
+        assert_eq!((taken.steps, taken.top_k, taken.rate), (7, None, 0.5));
+
+        let error = Budget::take(&received(Request::default()), "budget").unwrap_err();
+        assert!(error.message.contains("\"steps\""), "{}", error.message);
+    }
+
+    #[test]
+    fn lists_and_texts_are_numbered_outputs() {
+        let ones = |n: usize| Tensor::ones(n, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let mut sent = Vec::new();
+        vec![ones(1), ones(2)].give("h", &mut sent).unwrap();
+        vec!["a é".to_string(), String::new()]
+            .give("text", &mut sent)
+            .unwrap();
+        let names: Vec<&str> = sent.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["h0", "h1", "text0", "text1"]);
+
+        let outputs = Outputs(sent.into_iter().collect());
+        let h = <Vec<Tensor>>::get(&outputs, "h").unwrap();
+        assert_eq!(h.iter().map(|t| t.elem_count()).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(<Vec<String>>::get(&outputs, "text").unwrap(), ["a é", ""]);
+        assert!(<Vec<Tensor>>::get(&outputs, "k").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_list_of_tensors_is_taken_back_in_order() {
+        let t = |x: f32| Tensor::new(&[x], &Device::Cpu).unwrap();
+        let mut request = Request::default();
+        <Vec<Tensor>>::put(&[t(1.0), t(2.0), t(3.0)], "x", &mut request);
+        let taken = <Vec<Tensor>>::take(&received(request), "x").unwrap();
+        let values: Vec<f32> = taken
+            .iter()
+            .map(|t| t.to_vec1::<f32>().unwrap()[0])
+            .collect();
+        assert_eq!(values, [1.0, 2.0, 3.0]);
+    }
+}
