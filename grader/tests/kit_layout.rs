@@ -95,6 +95,61 @@ fn every_exercise_has_its_crates_and_hints() {
 }
 
 #[test]
+fn no_exercise_crate_builds_a_test_binary() {
+    // Each of these crates links candle and has no tests of its own (the
+    // lessons' code blocks are text): `cargo test --workspace` must neither
+    // build and link a test harness of it nor run rustdoc on it.
+    let kit = kit();
+    for exercise in kit.exercises() {
+        let dir = &exercise.dir;
+        let mut crates = vec![format!("exercises/{dir}"), format!("grader/checks/{dir}")];
+        if kit.has_solutions() {
+            crates.push(format!("solutions/{dir}"));
+        }
+        if kit.has_adapter(exercise) {
+            crates.push(format!("grader/adapters/{dir}"));
+        }
+        for folder in crates {
+            let manifest = format!("{folder}/Cargo.toml");
+            let text = std::fs::read_to_string(root().join(&manifest)).unwrap();
+            let doc: toml_edit::DocumentMut = text.parse().unwrap();
+            let flag =
+                |table: &toml_edit::Item, key: &str| table.get(key).and_then(|v| v.as_bool());
+            match doc.get("lib") {
+                Some(lib) => {
+                    for key in ["test", "doctest"] {
+                        assert_eq!(
+                            flag(lib, key),
+                            Some(false),
+                            "{manifest}: [lib] needs {key} = false"
+                        );
+                    }
+                }
+                None => assert!(
+                    !root().join(&folder).join("src/lib.rs").exists(),
+                    "{manifest}: its src/lib.rs needs a [lib] with test = false and doctest = false"
+                ),
+            }
+            let bins = doc.get("bin").and_then(|b| b.as_array_of_tables());
+            for bin in bins.into_iter().flat_map(|b| b.iter()) {
+                let name = bin.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+                assert_eq!(
+                    bin.get("test").and_then(|v| v.as_bool()),
+                    Some(false),
+                    "{manifest}: [[bin]] {name} needs test = false"
+                );
+            }
+            if bins.is_none() {
+                assert!(
+                    !root().join(&folder).join("src/main.rs").exists(),
+                    "{manifest}: its src/main.rs needs a [[bin]] with test = false"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn exercises_differ_from_solutions_only_inside_function_bodies() {
     let kit = kit();
     if !kit.has_solutions() {
