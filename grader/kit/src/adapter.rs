@@ -62,6 +62,35 @@ pub fn outputs<const N: usize>(named: [(&str, Tensor); N]) -> Result<Outputs, Fa
     Ok(named.into_iter().map(|(n, t)| (n.to_string(), t)).collect())
 }
 
+/// What the student's code loaded from a folder (a checkpoint, a
+/// tokenizer), kept for the adapter's life: the fixture cases of one
+/// checkpoint load it once. Keep one per thread (`thread_local!`): the
+/// values need not be `Send`.
+pub struct LoadedOnce<T>(std::cell::RefCell<HashMap<std::path::PathBuf, std::rc::Rc<T>>>);
+
+impl<T> Default for LoadedOnce<T> {
+    fn default() -> Self {
+        LoadedOnce(Default::default())
+    }
+}
+
+impl<T> LoadedOnce<T> {
+    /// What `load` gave for `dir`, loading it the first time only.
+    pub fn get(
+        &self,
+        dir: &std::path::Path,
+        load: impl FnOnce(&std::path::Path) -> Result<T, Failure>,
+    ) -> Result<std::rc::Rc<T>, Failure> {
+        if let Some(value) = self.0.borrow().get(dir) {
+            return Ok(value.clone());
+        }
+        // Not borrowed while the student's code runs.
+        let value = std::rc::Rc::new(load(dir)?);
+        self.0.borrow_mut().insert(dir.to_path_buf(), value.clone());
+        Ok(value)
+    }
+}
+
 /// The answer to an op this adapter does not have.
 pub fn unknown_op(call: &Call) -> Result<Outputs, Failure> {
     Err(Failure::fixture(format!(

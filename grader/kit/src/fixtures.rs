@@ -261,14 +261,25 @@ impl Case {
     /// Runs the case's op in the student's adapter with the case's params and
     /// inputs (expected values stay here).
     pub fn call(&self) -> Result<Outputs, Failure> {
+        self.call_as(&self.params())
+    }
+
+    /// [`Case::call`] with one parameter more than the case holds: what the
+    /// judge made of the case's own (the folder of the checkpoint it names).
+    pub fn call_with(&self, name: &str, value: serde_json::Value) -> Result<Outputs, Failure> {
+        let mut params = self.params();
+        params.0.insert(name.to_string(), value);
+        self.call_as(&params)
+    }
+
+    fn call_as(&self, params: &Params) -> Result<Outputs, Failure> {
         let inputs: Vec<(String, Tensor)> = self
             .spec
             .inputs
             .iter()
             .map(|(arg, key)| (arg.clone(), self.tensors[key].clone()))
             .collect();
-        self.client
-            .call_student(&self.spec.op, &self.params(), &inputs)
+        self.client.call_student(&self.spec.op, params, &inputs)
     }
 
     /// Compares every expected output of the case with what the call

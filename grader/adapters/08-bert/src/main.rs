@@ -8,13 +8,12 @@ use exercise as ex;
 #[cfg(feature = "solution")]
 use solution as ex;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
+use grader_kit::adapter::LoadedOnce;
 use grader_kit::harness::{catch, joined, spawn_caught};
 use grader_kit::ops::{Tensor, Weights};
 use grader_kit::Failure;
@@ -201,30 +200,20 @@ fn model(dir: &Path, params: Option<Weights>) -> Result<Rc<ex::BertModel>, Failu
 }
 
 thread_local! {
-    /// Checkpoints and tokenizers loaded by the student's code, by folder:
-    /// the fixture cases of one checkpoint load it once (MiniLM is 90 MB).
-    static MODELS: RefCell<HashMap<PathBuf, Rc<ex::BertModel>>> = RefCell::default();
-    static TOKENIZERS: RefCell<HashMap<PathBuf, Rc<tokenizers::Tokenizer>>> = RefCell::default();
+    /// Checkpoints and tokenizers loaded by the student's code, by folder
+    /// (MiniLM is 90 MB).
+    static MODELS: LoadedOnce<ex::BertModel> = LoadedOnce::default();
+    static TOKENIZERS: LoadedOnce<tokenizers::Tokenizer> = LoadedOnce::default();
 }
 
 /// `BertModel::load` of `dir`, once per folder.
 fn loaded(dir: &Path) -> Result<Rc<ex::BertModel>, Failure> {
-    if let Some(model) = MODELS.with(|m| m.borrow().get(dir).cloned()) {
-        return Ok(model);
-    }
-    let model = Rc::new(ex::BertModel::load(dir, &Device::Cpu)?);
-    MODELS.with(|m| m.borrow_mut().insert(dir.to_path_buf(), model.clone()));
-    Ok(model)
+    MODELS.with(|m| m.get(dir, |dir| Ok(ex::BertModel::load(dir, &Device::Cpu)?)))
 }
 
 /// `load_tokenizer` of `dir`, once per folder.
 fn tokenizer(dir: &Path) -> Result<Rc<tokenizers::Tokenizer>, Failure> {
-    if let Some(tokenizer) = TOKENIZERS.with(|t| t.borrow().get(dir).cloned()) {
-        return Ok(tokenizer);
-    }
-    let tokenizer = Rc::new(ex::load_tokenizer(dir)?);
-    TOKENIZERS.with(|t| t.borrow_mut().insert(dir.to_path_buf(), tokenizer.clone()));
-    Ok(tokenizer)
+    TOKENIZERS.with(|t| t.get(dir, |dir| Ok(ex::load_tokenizer(dir)?)))
 }
 
 /// `sentences` and the optional `pairs`, tokenized.

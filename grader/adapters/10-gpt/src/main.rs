@@ -18,7 +18,6 @@ use exercise as ex;
 #[cfg(feature = "solution")]
 use solution as ex;
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -26,6 +25,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
+use grader_kit::adapter::LoadedOnce;
 use grader_kit::ops::{Tensor, Weights};
 use grader_kit::Failure;
 use ops::{Budget, Sampling, Sizes};
@@ -271,8 +271,8 @@ impl ops::Student for Student {
 
 thread_local! {
     /// Checkpoints and tokenizers loaded by the student's code, by folder.
-    static MODELS: RefCell<HashMap<PathBuf, Rc<ex::Gpt2>>> = RefCell::default();
-    static TOKENIZERS: RefCell<HashMap<PathBuf, Rc<tokenizers::Tokenizer>>> = RefCell::default();
+    static MODELS: LoadedOnce<ex::Gpt2> = LoadedOnce::default();
+    static TOKENIZERS: LoadedOnce<tokenizers::Tokenizer> = LoadedOnce::default();
 }
 
 /// `Gpt2::load` of `dir`, once per folder; or, with `params`, a `Gpt2::new`
@@ -282,22 +282,12 @@ fn model(dir: &Path, params: Option<Weights>) -> Result<Rc<ex::Gpt2>, Failure> {
         let config = ex::Gpt2Config::from_dir(dir)?;
         return Ok(Rc::new(ex::Gpt2::new(params.var_builder(), &config)?));
     }
-    if let Some(model) = MODELS.with(|m| m.borrow().get(dir).cloned()) {
-        return Ok(model);
-    }
-    let model = Rc::new(ex::Gpt2::load(dir, &Device::Cpu)?);
-    MODELS.with(|m| m.borrow_mut().insert(dir.to_path_buf(), model.clone()));
-    Ok(model)
+    MODELS.with(|m| m.get(dir, |dir| Ok(ex::Gpt2::load(dir, &Device::Cpu)?)))
 }
 
 /// `load_tokenizer` of `dir`, once per folder.
 fn tokenizer(dir: &Path) -> Result<Rc<tokenizers::Tokenizer>, Failure> {
-    if let Some(tokenizer) = TOKENIZERS.with(|t| t.borrow().get(dir).cloned()) {
-        return Ok(tokenizer);
-    }
-    let tokenizer = Rc::new(ex::load_tokenizer(dir)?);
-    TOKENIZERS.with(|t| t.borrow_mut().insert(dir.to_path_buf(), tokenizer.clone()));
-    Ok(tokenizer)
+    TOKENIZERS.with(|t| t.get(dir, |dir| Ok(ex::load_tokenizer(dir)?)))
 }
 
 /// A 0/1 mask of any integer dtype, as u8.

@@ -26,7 +26,7 @@ use grader_kit::client::Outputs;
 use grader_kit::compare::compare;
 use grader_kit::manifest::Tolerance;
 use grader_kit::ops::Pending;
-use grader_kit::{Case, CheckResult, Failure, Fixtures, Inputs, Worker};
+use grader_kit::{Case, CheckResult, Failure, Fixtures, Worker};
 
 const EXERCISE: &str = "08-bert";
 /// Where scripts/fetch-minilm.sh puts the pretrained model.
@@ -70,7 +70,7 @@ pub fn checks(worker: &mut Worker) {
         .selected("habit-beats-baselines")
         .then(|| start_habit(cx, &root, &fresh));
     if let Some(fixtures) = fixtures {
-        let call = |case: &Case| call_case(cx, case, &root, minilm.as_deref());
+        let call = |case: &Case| call_case(case, &root, minilm.as_deref());
         // Each fixture op once: its group and its check (and `pretrained`).
         let judged: [(&str, &str, CaseCheck); 4] = [
             ("tokenizer", "tokenize", &|case| {
@@ -126,12 +126,7 @@ fn absolute(path: &Path) -> PathBuf {
 /// Runs a fixture case in the adapter: the case's params and inputs, plus
 /// `model_dir`, the checkpoint folder its `model` names (a fixture folder,
 /// or the fetched MiniLM).
-fn call_case(
-    cx: &Client,
-    case: &Case,
-    root: &Path,
-    minilm: Option<&Path>,
-) -> Result<Outputs, Failure> {
+fn call_case(case: &Case, root: &Path, minilm: Option<&Path>) -> Result<Outputs, Failure> {
     let name = case
         .param_str("model")?
         .ok_or_else(|| Failure::fixture(format!("case {} names no model", case.id())))?;
@@ -139,16 +134,7 @@ fn call_case(
         ("minilm", Some(dir)) => dir.to_path_buf(),
         _ => absolute(&root.join(&name)),
     };
-    let mut params = case.params();
-    params
-        .0
-        .insert("model_dir".into(), dir.display().to_string().into());
-    let inputs = case
-        .input_names()
-        .into_iter()
-        .map(|name| Ok((name.clone(), case.input(&name)?)))
-        .collect::<Result<Vec<_>, Failure>>()?;
-    cx.call_student(&case.spec.op, &params, &inputs)
+    case.call_with("model_dir", dir.display().to_string().into())
 }
 
 /// How a fixture op's cases are judged.

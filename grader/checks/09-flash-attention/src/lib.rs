@@ -385,18 +385,7 @@ fn report_memory(measured: &RefCell<Option<Result<Memory, Failure>>>) -> CheckRe
         Some(Err(failure)) => format!("not measured: {}", failure.message),
         None => "not measured (run the check `memory`)".to_string(),
     };
-    Err(not_graded(line))
-}
-
-/// A record that neither earns nor loses points, with a message of its own
-/// (not the "skipped: …" of a check that could not run).
-fn not_graded(message: String) -> Failure {
-    Failure {
-        status: CheckStatus::Skipped,
-        message,
-        mismatch: None,
-        location: None,
-    }
+    Err(Failure::not_graded(line))
 }
 
 /// The student's forward and backward against the naive path, timed in the
@@ -419,7 +408,7 @@ fn report_speed(cx: &Client, seed: u64) -> CheckResult {
         Ok(times) => times,
         Err(failure) if failure.status == CheckStatus::NotStarted => return Err(failure),
         Err(failure) => {
-            return Err(not_graded(format!(
+            return Err(Failure::not_graded(format!(
                 "not graded, not measured: {}",
                 failure.message
             )))
@@ -434,7 +423,7 @@ fn report_speed(cx: &Client, seed: u64) -> CheckResult {
             format!("{:.1}× slower", 1.0 / x.max(1e-9))
         }
     };
-    Err(not_graded(format!(
+    Err(Failure::not_graded(format!(
         "not graded: forward {} than naive at L = {l}, backward {} ({} heads, E = {e}; forward {:.1} ms against {:.1} ms, backward {:.1} ms against {:.1} ms, median of {SPEED_REPS} and {NAIVE_REPS} runs)",
         ratio(fwd, naive_fwd),
         ratio(bwd, naive_bwd),

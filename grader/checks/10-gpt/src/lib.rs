@@ -124,7 +124,7 @@ pub fn checks(worker: &mut Worker) {
         .then(|| CopyRun::start(cx, &copy_data()));
     if let Some(fixtures) = fixtures {
         fixtures.unknown_ops(worker, ops::OPS);
-        let call = |case: &Case| call_case(cx, case, &root);
+        let call = |case: &Case| call_case(case, &root);
         fixtures.run_op(worker, "tokenizer", "tokenize", |case| {
             case.check_outputs(&call(case)?)
         });
@@ -209,20 +209,14 @@ fn absolute(path: &Path) -> PathBuf {
 
 /// Runs a fixture case in the adapter: the case's params and inputs, plus
 /// `model_dir`, the checkpoint folder its `model` names, when it names one.
-fn call_case(cx: &Client, case: &Case, root: &Path) -> Result<Outputs, Failure> {
-    let mut params = case.params();
-    if let Some(name) = case.param_str("model")? {
-        let dir = absolute(&root.join(name));
-        params
-            .0
-            .insert("model_dir".into(), dir.display().to_string().into());
+fn call_case(case: &Case, root: &Path) -> Result<Outputs, Failure> {
+    match case.param_str("model")? {
+        Some(name) => {
+            let dir = absolute(&root.join(name));
+            case.call_with("model_dir", dir.display().to_string().into())
+        }
+        None => case.call(),
     }
-    let inputs = case
-        .input_names()
-        .into_iter()
-        .map(|name| Ok((name.clone(), case.input(&name)?)))
-        .collect::<Result<Vec<_>, Failure>>()?;
-    cx.call_student(&case.spec.op, &params, &inputs)
 }
 
 /// A text output (UTF-8 bytes) against the case's, shown as text.
@@ -904,16 +898,6 @@ fn measurements(values: Vec<f64>, count: usize) -> Result<Vec<f64>, Failure> {
     Ok(values)
 }
 
-/// A record that neither earns nor loses points, with a message of its own.
-fn not_graded(message: String) -> Failure {
-    Failure {
-        status: CheckStatus::Skipped,
-        message,
-        mismatch: None,
-        location: None,
-    }
-}
-
 /// Graded: one cached step (one token after T − 1 cached positions) must
 /// grow from T = 32 to T = 512 by at most a third of what a step without
 /// the cache (a full forward of T tokens) grows by, both timed in the
@@ -959,7 +943,7 @@ fn report_speed(cx: &Client, measured: &RefCell<Option<String>>) -> CheckResult 
         Ok(times) => times,
         Err(failure) if failure.status == CheckStatus::NotStarted => return Err(failure),
         Err(failure) => {
-            return Err(not_graded(format!(
+            return Err(Failure::not_graded(format!(
                 "not graded, not measured: {}",
                 failure.message
             )))
@@ -970,7 +954,7 @@ fn report_speed(cx: &Client, measured: &RefCell<Option<String>>) -> CheckResult 
         Some(line) => format!("; {line}"),
         None => String::new(),
     };
-    Err(not_graded(format!(
+    Err(Failure::not_graded(format!(
         "not graded: greedy generation of {SPEED_TOKENS} tokens after {SPEED_PROMPT}: {:.0} tokens/s with the cache, {:.0} without ({:.1}× faster){steps}",
         rate(cached),
         rate(full),
