@@ -18,10 +18,18 @@
 //!   call of the student's code, through the adapter of the worker's
 //!   [`Client`] `cx` ([`Client::call`]); `start::…` starts one in a process
 //!   of its own ([`Client::start`]);
-//! - `trait Student` with one method per op, which the adapter implements by
-//!   calling the student's function, and `serve(student)`, the adapter's
-//!   whole `main`: it reads each argument, calls the method, sends the
-//!   outputs back;
+//! - `struct Student`, a function per op, and `serve(student)`, the
+//!   adapter's whole `main`: it reads each argument, calls the op's
+//!   function, sends the outputs back. The adapter fills the struct with
+//!   closures that call the student's code; their argument types come from
+//!   the declaration, so the adapter names each op once and types nothing:
+//!
+//!   ```text
+//!   ops::serve(ops::Student {
+//!       softmax: |x| Ok(ex::softmax(&x)?),
+//!       scaled_dot_product_attention: |q, k, v, scale| Ok(ex::scaled_dot_product_attention(&q, &k, &v, scale)?),
+//!   })
+//!   ```
 //! - `OPS`, every op's wire name, for `Fixtures::unknown_ops`.
 //!
 //! The judge compiles the adapter's `ops.rs` through `#[path]`, so the two
@@ -476,21 +484,24 @@ macro_rules! ops {
             )*
         }
 
-        /// The adapter's side: what each op calls in the student's code.
-        #[allow(dead_code, unused_parens, clippy::too_many_arguments, clippy::type_complexity)]
-        pub trait Student {
+        /// The adapter's side: what each op calls in the student's code, a
+        /// function per op that takes the declared arguments in order (the
+        /// adapter writes closures: their types come from here).
+        #[allow(dead_code, unused_parens, clippy::type_complexity)]
+        pub struct Student {
             $(
-                fn $name(&self, $($arg: $ty),*) -> ::std::result::Result<( $($oty),* ), $crate::Failure>;
+                $(#[$meta])*
+                pub $name: fn($($ty),*) -> ::std::result::Result<( $($oty),* ), $crate::Failure>,
             )*
         }
 
         /// The adapter's whole `main`: serves every op with `student`.
         #[allow(dead_code, unused_parens)]
-        pub fn serve(student: impl Student) -> ! {
+        pub fn serve(student: Student) -> ! {
             $crate::adapter::serve(move |call| match call.op.as_str() {
                 $(
                     $crate::__op_name!($name $(, $wire)?) => {
-                        let ( $($out),* ) = student.$name(
+                        let ( $($out),* ) = (student.$name)(
                             $( <$ty as $crate::ops::Arg>::take(call, stringify!($arg))? ),*
                         )?;
                         #[allow(unused_mut)]

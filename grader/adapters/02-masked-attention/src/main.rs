@@ -8,60 +8,36 @@ use exercise as ex;
 use solution as ex;
 
 use candle_core::Device;
-use grader_kit::ops::Tensor;
-use grader_kit::Failure;
-use ops::{AttnMask, MaybeMask};
+use ops::AttnMask;
 
 mod ops;
 
-struct Student;
-
-impl ops::Student for Student {
-    fn causal_mask(&self, l: usize, s: usize) -> Result<Tensor, Failure> {
-        Ok(ex::causal_mask(l, s, &Device::Cpu)?)
-    }
-
-    fn additive_mask(&self, mask: AttnMask) -> Result<Tensor, Failure> {
-        Ok(ex::additive_mask(&theirs(mask))?)
-    }
-
-    fn masked_attention_weights(
-        &self,
-        q: Tensor,
-        k: Tensor,
-        mask: MaybeMask,
-        is_causal: bool,
-        scale: Option<f64>,
-    ) -> Result<Tensor, Failure> {
-        let mask = mask.0.map(theirs);
-        Ok(ex::masked_attention_weights(
-            &q,
-            &k,
-            mask.as_ref(),
-            is_causal,
-            scale,
-        )?)
-    }
-
-    fn scaled_dot_product_attention(
-        &self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        mask: MaybeMask,
-        is_causal: bool,
-        scale: Option<f64>,
-    ) -> Result<Tensor, Failure> {
-        let mask = mask.0.map(theirs);
-        Ok(ex::scaled_dot_product_attention(
-            &q,
-            &k,
-            &v,
-            mask.as_ref(),
-            is_causal,
-            scale,
-        )?)
-    }
+fn main() {
+    ops::serve(ops::Student {
+        causal_mask: |l, s| Ok(ex::causal_mask(l, s, &Device::Cpu)?),
+        additive_mask: |mask| Ok(ex::additive_mask(&theirs(mask))?),
+        masked_attention_weights: |q, k, mask, is_causal, scale| {
+            let mask = mask.0.map(theirs);
+            Ok(ex::masked_attention_weights(
+                &q,
+                &k,
+                mask.as_ref(),
+                is_causal,
+                scale,
+            )?)
+        },
+        scaled_dot_product_attention: |q, k, v, mask, is_causal, scale| {
+            let mask = mask.0.map(theirs);
+            Ok(ex::scaled_dot_product_attention(
+                &q,
+                &k,
+                &v,
+                mask.as_ref(),
+                is_causal,
+                scale,
+            )?)
+        },
+    })
 }
 
 /// The wire's mask as the student's `AttnMask`.
@@ -70,8 +46,4 @@ fn theirs(mask: AttnMask) -> ex::AttnMask {
         AttnMask::Bool(m) => ex::AttnMask::Bool(m),
         AttnMask::Float(m) => ex::AttnMask::Float(m),
     }
-}
-
-fn main() {
-    ops::serve(Student)
 }

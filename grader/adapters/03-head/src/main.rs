@@ -14,30 +14,12 @@ use grader_kit::Failure;
 
 mod ops;
 
-struct Student;
-
-impl ops::Student for Student {
-    fn head(
-        &self,
-        params: Weights,
-        model_dim: usize,
-        qk_dim: usize,
-        x: Tensor,
-        mask: Option<Tensor>,
-    ) -> Result<Tensor, Failure> {
-        forward(params, model_dim, qk_dim, x, mask)
-    }
-
-    fn head_masked(
-        &self,
-        params: Weights,
-        model_dim: usize,
-        qk_dim: usize,
-        x: Tensor,
-        mask: Option<Tensor>,
-    ) -> Result<Tensor, Failure> {
-        forward(params, model_dim, qk_dim, x, mask)
-    }
+fn main() {
+    // One computation under the two names the fixture cases group it by.
+    ops::serve(ops::Student {
+        head: forward,
+        head_masked: forward,
+    })
 }
 
 /// The head with these weights on `x`; a mask of dtype u8 is a bool mask,
@@ -55,8 +37,4 @@ fn forward(
         _ => AttnMask::Float(m),
     });
     Ok(head.forward(&x, mask.as_ref())?)
-}
-
-fn main() {
-    ops::serve(Student)
 }

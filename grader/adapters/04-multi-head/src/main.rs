@@ -20,67 +20,40 @@ use ops::MhaSizes;
 
 mod ops;
 
-struct Student;
-
-/// The `mha_*` ops, one computation under the names the fixture cases
-/// group it by: each calls [`mha`].
-macro_rules! mha_ops {
-    ($($op:ident),*) => {$(
-        fn $op(
-            &self,
-            params: Weights,
-            sizes: MhaSizes,
-            query: Tensor,
-            key: Tensor,
-            value: Tensor,
-            key_padding_mask: Option<Tensor>,
-            attn_mask: Option<Tensor>,
-            need_weights: bool,
-            average_attn_weights: bool,
-        ) -> Result<(Tensor, Option<Tensor>), Failure> {
-            let masks = [key_padding_mask, attn_mask];
-            let flags = [need_weights, average_attn_weights];
-            mha(params, sizes, [query, key, value], masks, flags)
-        }
-    )*};
-}
-
-impl ops::Student for Student {
-    fn split_heads(&self, x: Tensor, num_heads: usize) -> Result<Tensor, Failure> {
-        Ok(ex::split_heads(&x, num_heads)?)
-    }
-
-    fn combine_heads(&self, x: Tensor) -> Result<Tensor, Failure> {
-        Ok(ex::combine_heads(&x)?)
-    }
-
-    mha_ops!(mha_self, mha_cross, mha_masked, mha_weights);
-
-    fn head_masked(
-        &self,
-        params: Weights,
-        model_dim: usize,
-        qk_dim: usize,
-        x: Tensor,
-        mask: Option<Tensor>,
-    ) -> Result<Tensor, Failure> {
-        let one_head = head::SelfAttentionHead::new(params.var_builder(), model_dim, Some(qk_dim))?;
-        let mask = mask.map(|m| match m.dtype() {
-            DType::U8 => head::AttnMask::Bool(m),
-            _ => head::AttnMask::Float(m),
-        });
-        Ok(one_head.forward(&x, mask.as_ref())?)
-    }
+fn main() {
+    ops::serve(ops::Student {
+        split_heads: |x, num_heads| Ok(ex::split_heads(&x, num_heads)?),
+        combine_heads: |x| Ok(ex::combine_heads(&x)?),
+        // One computation under the names the fixture cases group it by.
+        mha_self: mha,
+        mha_cross: mha,
+        mha_masked: mha,
+        mha_weights: mha,
+        head_masked: |params, model_dim, qk_dim, x, mask| {
+            let vb = params.var_builder();
+            let one_head = head::SelfAttentionHead::new(vb, model_dim, Some(qk_dim))?;
+            let mask = mask.map(|m| match m.dtype() {
+                DType::U8 => head::AttnMask::Bool(m),
+                _ => head::AttnMask::Float(m),
+            });
+            Ok(one_head.forward(&x, mask.as_ref())?)
+        },
+    })
 }
 
 /// `nn.MultiheadAttention(batch_first=True)`: the output, and the weights
 /// when forward returns some.
+#[allow(clippy::too_many_arguments)]
 fn mha(
     params: Weights,
     sizes: MhaSizes,
-    [query, key, value]: [Tensor; 3],
-    [key_padding_mask, attn_mask]: [Option<Tensor>; 2],
-    [need_weights, average_attn_weights]: [bool; 2],
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    key_padding_mask: Option<Tensor>,
+    attn_mask: Option<Tensor>,
+    need_weights: bool,
+    average_attn_weights: bool,
 ) -> Result<(Tensor, Option<Tensor>), Failure> {
     let module = MultiheadAttention::new(
         params.var_builder(),
@@ -104,8 +77,4 @@ fn mha(
         need_weights,
         average_attn_weights,
     )?)
-}
-
-fn main() {
-    ops::serve(Student)
 }

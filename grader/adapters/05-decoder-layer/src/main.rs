@@ -16,72 +16,42 @@ use ops::{Activation, DecoderConfig};
 
 mod ops;
 
-struct Student;
+fn main() {
+    ops::serve(ops::Student {
+        layer_norm: |params, eps, x| Ok(layer_norm(params, eps, x.dim(D::Minus1)?)?.forward(&x)?),
+        layer_norm_grad: |params, eps, x, grad_out| {
+            let x = Var::from_tensor(&x)?;
+            let norm = layer_norm(params, eps, x.dim(D::Minus1)?)?;
+            let out = norm.forward(x.as_tensor())?;
+            let grads = out.mul(&grad_out)?.sum_all()?.backward()?;
+            Ok(grads.get(x.as_tensor()).cloned())
+        },
+        activation: |activation, x| Ok(theirs(activation).apply(&x)?),
+        // One computation: `config.norm_first` tells the two apart.
+        decoder_layer_post_ln: decoder_layer,
+        decoder_layer_pre_ln: decoder_layer,
+        decoder: |params, config, num_layers, x| {
+            // A stack of 0 layers has no parameters.
+            let vb = match params {
+                _ if num_layers == 0 => {
+                    VarBuilder::from_tensors(Default::default(), DType::F32, &Device::Cpu)
+                }
+                Some(params) => params.var_builder(),
+                None => {
+                    return Err(Failure::fixture(
+                        "op decoder has no inputs named params__…, the module's parameters",
+                    ))
+                }
+            };
+            let decoder = Decoder::new(vb, &config_of(config), num_layers)?;
+            Ok(decoder.forward(&x)?)
+        },
+    })
+}
 
-impl ops::Student for Student {
-    fn layer_norm(&self, params: Weights, eps: Option<f64>, x: Tensor) -> Result<Tensor, Failure> {
-        Ok(layer_norm(params, eps, x.dim(D::Minus1)?)?.forward(&x)?)
-    }
-
-    fn layer_norm_grad(
-        &self,
-        params: Weights,
-        eps: Option<f64>,
-        x: Tensor,
-        grad_out: Tensor,
-    ) -> Result<Option<Tensor>, Failure> {
-        let x = Var::from_tensor(&x)?;
-        let norm = layer_norm(params, eps, x.dim(D::Minus1)?)?;
-        let out = norm.forward(x.as_tensor())?;
-        let grads = out.mul(&grad_out)?.sum_all()?.backward()?;
-        Ok(grads.get(x.as_tensor()).cloned())
-    }
-
-    fn activation(&self, activation: Activation, x: Tensor) -> Result<Tensor, Failure> {
-        Ok(theirs(activation).apply(&x)?)
-    }
-
-    fn decoder_layer_post_ln(
-        &self,
-        params: Weights,
-        config: DecoderConfig,
-        x: Tensor,
-    ) -> Result<Tensor, Failure> {
-        let layer = DecoderLayer::new(params.var_builder(), &config_of(config))?;
-        Ok(layer.forward(&x)?)
-    }
-
-    fn decoder_layer_pre_ln(
-        &self,
-        params: Weights,
-        config: DecoderConfig,
-        x: Tensor,
-    ) -> Result<Tensor, Failure> {
-        self.decoder_layer_post_ln(params, config, x)
-    }
-
-    fn decoder(
-        &self,
-        params: Option<Weights>,
-        config: DecoderConfig,
-        num_layers: usize,
-        x: Tensor,
-    ) -> Result<Tensor, Failure> {
-        // A stack of 0 layers has no parameters.
-        let vb = match params {
-            _ if num_layers == 0 => {
-                VarBuilder::from_tensors(Default::default(), DType::F32, &Device::Cpu)
-            }
-            Some(params) => params.var_builder(),
-            None => {
-                return Err(Failure::fixture(
-                    "op decoder has no inputs named params__…, the module's parameters",
-                ))
-            }
-        };
-        let decoder = Decoder::new(vb, &config_of(config), num_layers)?;
-        Ok(decoder.forward(&x)?)
-    }
+fn decoder_layer(params: Weights, config: DecoderConfig, x: Tensor) -> Result<Tensor, Failure> {
+    let layer = DecoderLayer::new(params.var_builder(), &config_of(config))?;
+    Ok(layer.forward(&x)?)
 }
 
 fn layer_norm(params: Weights, eps: Option<f64>, dim: usize) -> Result<LayerNorm, Failure> {
@@ -109,8 +79,4 @@ fn config_of(config: DecoderConfig) -> ex::DecoderConfig {
         layer_norm_eps: config.layer_norm_eps,
         norm_first: config.norm_first,
     }
-}
-
-fn main() {
-    ops::serve(Student)
 }

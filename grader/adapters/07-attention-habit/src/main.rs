@@ -8,78 +8,38 @@ use exercise as ex;
 use solution as ex;
 
 use candle_nn::Module;
-use grader_kit::ops::{Tensor, Weights};
+use grader_kit::ops::Weights;
 use grader_kit::Failure;
 
 mod ops;
 
-struct Student;
-
-impl ops::Student for Student {
-    fn scaled_dot_product(&self, query: Tensor, key: Tensor) -> Result<Tensor, Failure> {
-        Ok(ex::scaled_dot_product(&query, &key)?)
-    }
-
-    fn cosine_similarity(&self, query: Tensor, key: Tensor) -> Result<Tensor, Failure> {
-        Ok(ex::cosine_similarity(&query, &key)?)
-    }
-
-    fn multihead_attention(
-        &self,
-        query: Tensor,
-        key: Tensor,
-        value: Tensor,
-        heads: usize,
-    ) -> Result<Tensor, Failure> {
-        Ok(ex::multihead_attention(&query, &key, &value, heads)?)
-    }
-
-    fn multihead_attention_with_projections(
-        &self,
-        params: Weights,
-        embed_dim: usize,
-        kdim: usize,
-        vdim: usize,
-        query: Tensor,
-        key: Tensor,
-        value: Tensor,
-        heads: usize,
-    ) -> Result<Tensor, Failure> {
-        let projections = ex::Projections::new(params.var_builder(), embed_dim, kdim, vdim)?;
-        let out =
-            ex::multihead_attention_with_projections(&query, &key, &value, heads, &projections)?;
-        Ok(out)
-    }
-
-    fn attention_habit(
-        &self,
-        params: Weights,
-        parent_size: usize,
-        child_size: usize,
-        attention_heads: usize,
-        attention_dim: usize,
-        init: Tensor,
-        input: Tensor,
-    ) -> Result<Tensor, Failure> {
-        let sizes = [parent_size, child_size, attention_heads, attention_dim];
-        Ok(habit(params, sizes)?.forward(&init, &input)?)
-    }
-
-    // The layer bound to its node, held by a model as any layer.
-    fn attention_habit_on_node(
-        &self,
-        params: Weights,
-        parent_size: usize,
-        child_size: usize,
-        attention_heads: usize,
-        attention_dim: usize,
-        init: Tensor,
-        input: Tensor,
-    ) -> Result<Tensor, Failure> {
-        let sizes = [parent_size, child_size, attention_heads, attention_dim];
-        let model = candle_nn::seq().add(habit(params, sizes)?.on_node(&init));
-        Ok(model.forward(&input)?)
-    }
+fn main() {
+    ops::serve(ops::Student {
+        scaled_dot_product: |query, key| Ok(ex::scaled_dot_product(&query, &key)?),
+        cosine_similarity: |query, key| Ok(ex::cosine_similarity(&query, &key)?),
+        multihead_attention: |query, key, value, heads| {
+            Ok(ex::multihead_attention(&query, &key, &value, heads)?)
+        },
+        multihead_attention_with_projections: |params, embed_dim, kdim, vdim, q, k, v, heads| {
+            let projections = ex::Projections::new(params.var_builder(), embed_dim, kdim, vdim)?;
+            Ok(ex::multihead_attention_with_projections(
+                &q,
+                &k,
+                &v,
+                heads,
+                &projections,
+            )?)
+        },
+        attention_habit: |params, parent, child, heads, dim, init, input| {
+            let habit = habit(params, [parent, child, heads, dim])?;
+            Ok(habit.forward(&init, &input)?)
+        },
+        // The layer bound to its node, held by a model as any layer.
+        attention_habit_on_node: |params, parent, child, heads, dim, init, input| {
+            let habit = habit(params, [parent, child, heads, dim])?;
+            Ok(candle_nn::seq().add(habit.on_node(&init)).forward(&input)?)
+        },
+    })
 }
 
 /// The AttentionHabit layer of these parameters and sizes.
@@ -94,8 +54,4 @@ fn habit(
         heads,
         dim,
     )?)
-}
-
-fn main() {
-    ops::serve(Student)
 }

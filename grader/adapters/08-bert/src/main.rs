@@ -21,165 +21,114 @@ use ops::{HeadConfig, TrainConfig};
 
 mod ops;
 
-struct Student;
+fn main() {
+    ops::serve(ops::Student {
+        load: |model_dir| {
+            tokenizer(&model_dir)?;
+            loaded(&model_dir)?;
+            Ok(())
+        },
+        tokenize: |model_dir, sentences, pairs| {
+            let enc = encode(&model_dir, &sentences, pairs.as_deref())?;
+            Ok((enc.input_ids, enc.token_type_ids, enc.attention_mask))
+        },
+        embeddings: |model_dir, params, input_ids, token_type_ids| {
+            let model = model(&model_dir, params)?;
+            let (input_ids, token_type_ids) = (ids(&input_ids)?, ids(&token_type_ids)?);
+            Ok(model.embeddings.forward(&input_ids, &token_type_ids)?)
+        },
+        layer: |model_dir, params, layer, hidden, attention_mask| {
+            let model = model(&model_dir, params)?;
+            let layer = (model.layers.get(layer))
+                .ok_or_else(|| Failure::new("BertModel::layers has too few layers"))?;
+            let mask = ex::padding_mask(&attention_mask)?;
+            Ok(layer.forward(&hidden, Some(&mask))?)
+        },
+        bert: |model_dir, params, input_ids, token_type_ids, attention_mask| {
+            let model = model(&model_dir, params)?;
+            let (input_ids, token_type_ids) = (ids(&input_ids)?, ids(&token_type_ids)?);
+            let out = model.forward(&input_ids, &token_type_ids, &ids(&attention_mask)?)?;
+            Ok((out.last_hidden_state, out.pooler_output))
+        },
+        pretrained: |model_dir, params, sentences, pairs| {
+            let enc = encode(&model_dir, &sentences, pairs.as_deref())?;
+            let model = model(&model_dir, params)?;
+            let out = model.forward(&enc.input_ids, &enc.token_type_ids, &enc.attention_mask)?;
+            Ok((
+                enc.input_ids,
+                enc.token_type_ids,
+                enc.attention_mask,
+                out.last_hidden_state,
+                out.pooler_output,
+            ))
+        },
+        train_habit,
+        habit_attention_weights: |head, seed, hidden| {
+            Ok(habit_classifier(head, seed)?.attention_weights(&hidden)?)
+        },
+        habit_logits: |head, seed, hidden| Ok(habit_classifier(head, seed)?.forward(&hidden)?),
+    })
+}
 
-impl ops::Student for Student {
-    fn load(&self, model_dir: PathBuf) -> Result<(), Failure> {
-        tokenizer(&model_dir)?;
-        loaded(&model_dir)?;
-        Ok(())
-    }
-
-    fn tokenize(
-        &self,
-        model_dir: PathBuf,
-        sentences: Vec<String>,
-        pairs: Option<Vec<String>>,
-    ) -> Result<(Tensor, Tensor, Tensor), Failure> {
-        let enc = encode(&model_dir, &sentences, pairs.as_deref())?;
-        Ok((enc.input_ids, enc.token_type_ids, enc.attention_mask))
-    }
-
-    fn embeddings(
-        &self,
-        model_dir: PathBuf,
-        params: Option<Weights>,
-        input_ids: Tensor,
-        token_type_ids: Tensor,
-    ) -> Result<Tensor, Failure> {
-        let model = model(&model_dir, params)?;
-        Ok(model
-            .embeddings
-            .forward(&ids(&input_ids)?, &ids(&token_type_ids)?)?)
-    }
-
-    fn layer(
-        &self,
-        model_dir: PathBuf,
-        params: Option<Weights>,
-        layer: usize,
-        hidden: Tensor,
-        attention_mask: Tensor,
-    ) -> Result<Tensor, Failure> {
-        let model = model(&model_dir, params)?;
-        let layer = model
-            .layers
-            .get(layer)
-            .ok_or_else(|| Failure::new("BertModel::layers has too few layers"))?;
-        let mask = ex::padding_mask(&attention_mask)?;
-        Ok(layer.forward(&hidden, Some(&mask))?)
-    }
-
-    fn bert(
-        &self,
-        model_dir: PathBuf,
-        params: Option<Weights>,
-        input_ids: Tensor,
-        token_type_ids: Tensor,
-        attention_mask: Tensor,
-    ) -> Result<(Tensor, Option<Tensor>), Failure> {
-        let model = model(&model_dir, params)?;
-        let out = model.forward(
-            &ids(&input_ids)?,
-            &ids(&token_type_ids)?,
-            &ids(&attention_mask)?,
-        )?;
-        Ok((out.last_hidden_state, out.pooler_output))
-    }
-
-    fn pretrained(
-        &self,
-        model_dir: PathBuf,
-        params: Option<Weights>,
-        sentences: Vec<String>,
-        pairs: Option<Vec<String>>,
-    ) -> Result<(Tensor, Tensor, Tensor, Tensor, Option<Tensor>), Failure> {
-        let enc = encode(&model_dir, &sentences, pairs.as_deref())?;
-        let model = model(&model_dir, params)?;
-        let out = model.forward(&enc.input_ids, &enc.token_type_ids, &enc.attention_mask)?;
-        Ok((
-            enc.input_ids,
-            enc.token_type_ids,
-            enc.attention_mask,
-            out.last_hidden_state,
-            out.pooler_output,
-        ))
-    }
-
-    /// Trains the head on the frozen BERT of `model_dir`.
-    fn train_habit(
-        &self,
-        model_dir: PathBuf,
-        train_texts: Vec<String>,
-        train_labels: Vec<usize>,
-        test_texts: Vec<String>,
-        max_len: usize,
-        feature_batch: usize,
-        head: HeadConfig,
-        config: TrainConfig,
-    ) -> Result<(Vec<u32>, Vec<f64>), Failure> {
-        let features =
-            |bert: &ex::BertModel, tokenizer: &tokenizers::Tokenizer, texts: &[String]| {
-                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-                let buckets = ex::frozen_features(bert, tokenizer, &texts, max_len, feature_batch)?;
-                Ok::<_, Failure>(buckets)
-            };
-        let config = ex::TrainConfig {
-            epochs: config.epochs,
-            batch_size: config.batch_size,
-            learning_rate: config.learning_rate,
-            weight_decay: config.weight_decay,
-            seed: config.seed,
+/// Trains the head on the frozen BERT of `model_dir`.
+#[allow(clippy::too_many_arguments)]
+fn train_habit(
+    model_dir: PathBuf,
+    train_texts: Vec<String>,
+    train_labels: Vec<usize>,
+    test_texts: Vec<String>,
+    max_len: usize,
+    feature_batch: usize,
+    head: HeadConfig,
+    config: TrainConfig,
+) -> Result<(Vec<u32>, Vec<f64>), Failure> {
+    let features = |bert: &ex::BertModel, tokenizer: &tokenizers::Tokenizer, texts: &[String]| {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let buckets = ex::frozen_features(bert, tokenizer, &texts, max_len, feature_batch)?;
+        Ok::<_, Failure>(buckets)
+    };
+    let config = ex::TrainConfig {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        learning_rate: config.learning_rate,
+        weight_decay: config.weight_decay,
+        seed: config.seed,
+    };
+    let head = head_config(head);
+    let dir = model_dir;
+    let (bert, tokenizer) = (loaded(&dir)?, tokenizer(&dir)?);
+    // The test sentences' features are needed only once the head is
+    // trained: a second thread computes them meanwhile, with a model and
+    // tokenizer of its own (the student's types need not be shareable
+    // between threads), dropped before it ends, under `catch`. If no
+    // thread can start, this one computes them after training.
+    let test_features = || {
+        let bert = ex::BertModel::load(&dir, &Device::Cpu)?;
+        let tokenizer = ex::load_tokenizer(&dir)?;
+        features(&bert, &tokenizer, &test_texts)
+    };
+    let (train_buckets, test_buckets, trained) = std::thread::scope(|scope| {
+        let started = spawn_caught(scope, test_features);
+        let train_buckets = features(&bert, &tokenizer, &train_texts);
+        let trained = match &train_buckets {
+            Ok(buckets) => catch(|| {
+                let trained = ex::train_classifier(buckets, &train_labels, None, head, config)?;
+                Ok(trained)
+            }),
+            Err(_) => Err(Failure::new("no features to train on")),
         };
-        let head = head_config(head);
-        let dir = model_dir;
-        let (bert, tokenizer) = (loaded(&dir)?, tokenizer(&dir)?);
-        // The test sentences' features are needed only once the head is
-        // trained: a second thread computes them meanwhile, with a model and
-        // tokenizer of its own (the student's types need not be shareable
-        // between threads), dropped before it ends, under `catch`. If no
-        // thread can start, this one computes them after training.
-        let test_features = || {
-            let bert = ex::BertModel::load(&dir, &Device::Cpu)?;
-            let tokenizer = ex::load_tokenizer(&dir)?;
-            features(&bert, &tokenizer, &test_texts)
+        let test_buckets = match started {
+            Ok(thread) => joined(Ok(thread)),
+            Err(_) => features(&bert, &tokenizer, &test_texts),
         };
-        let (train_buckets, test_buckets, trained) = std::thread::scope(|scope| {
-            let started = spawn_caught(scope, test_features);
-            let train_buckets = features(&bert, &tokenizer, &train_texts);
-            let trained = match &train_buckets {
-                Ok(buckets) => catch(|| {
-                    let trained = ex::train_classifier(buckets, &train_labels, None, head, config)?;
-                    Ok(trained)
-                }),
-                Err(_) => Err(Failure::new("no features to train on")),
-            };
-            let test_buckets = match started {
-                Ok(thread) => joined(Ok(thread)),
-                Err(_) => features(&bert, &tokenizer, &test_texts),
-            };
-            (train_buckets, test_buckets, trained)
-        });
-        // The first failure in the order the steps would run one after another.
-        train_buckets?;
-        let (test_buckets, trained) = (test_buckets?, trained?);
-        let predicted = ex::predict(&trained.classifier, &test_buckets, test_texts.len())?;
-        let predicted = predicted.iter().map(|&c| c as u32).collect();
-        Ok((predicted, trained.history.loss))
-    }
-
-    fn habit_attention_weights(
-        &self,
-        head: HeadConfig,
-        seed: u64,
-        hidden: Tensor,
-    ) -> Result<Tensor, Failure> {
-        Ok(habit_classifier(head, seed)?.attention_weights(&hidden)?)
-    }
-
-    fn habit_logits(&self, head: HeadConfig, seed: u64, hidden: Tensor) -> Result<Tensor, Failure> {
-        Ok(habit_classifier(head, seed)?.forward(&hidden)?)
-    }
+        (train_buckets, test_buckets, trained)
+    });
+    // The first failure in the order the steps would run one after another.
+    train_buckets?;
+    let (test_buckets, trained) = (test_buckets?, trained?);
+    let predicted = ex::predict(&trained.classifier, &test_buckets, test_texts.len())?;
+    let predicted = predicted.iter().map(|&c| c as u32).collect();
+    Ok((predicted, trained.history.loss))
 }
 
 /// Token ids (or a 0/1 mask) as candle indexes with them: u32.
@@ -252,8 +201,4 @@ fn habit_classifier(head: HeadConfig, seed: u64) -> Result<ex::HabitClassifier, 
     let classifier = ex::HabitClassifier::new(vb, head_config(head))?;
     ex::seeded_init(&varmap, seed)?;
     Ok(classifier)
-}
-
-fn main() {
-    ops::serve(Student)
 }

@@ -28,245 +28,159 @@ use candle_nn::VarBuilder;
 use grader_kit::adapter::LoadedOnce;
 use grader_kit::ops::{Tensor, Weights};
 use grader_kit::Failure;
-use ops::{Budget, Sampling, Sizes};
+use ops::{Sampling, Sizes};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 mod ops;
 
-struct Student;
-
 fn main() {
-    ops::serve(Student)
+    ops::serve(ops::Student {
+        tokenize,
+        decode: |dir, ids| {
+            let ids = ids.flatten_all()?.to_dtype(DType::U32)?.to_vec1::<u32>()?;
+            Ok(ex::decode(&*tokenizer(&dir)?, &ids)?)
+        },
+        positions: |past, new| {
+            let past = past.map(u8_mask).transpose()?;
+            Ok(ex::positions(past.as_ref(), &u8_mask(new)?)?)
+        },
+        attention_mask: |past, new| {
+            let past = past.map(u8_mask).transpose()?;
+            Ok(ex::attention_mask(past.as_ref(), &u8_mask(new)?)?)
+        },
+        logits: |dir, params, ids, mask| {
+            let (ids, mask) = batch(ids, mask)?;
+            let logits = model(&dir, params)?.forward(&ids, Some(&mask))?;
+            zero_padding(&logits, &mask)
+        },
+        hidden_states: |dir, ids, mask| {
+            let (ids, mask) = batch(ids, mask)?;
+            let out = model(&dir, None)?.forward_step(&ids, Some(&mask), None)?;
+            let hidden = out.hidden_states.iter();
+            hidden.map(|h| zero_padding(h, &mask)).collect()
+        },
+        steps: |dir, ids, mask, chunks| {
+            let (ids, mask) = batch(ids, mask)?;
+            steps(&*model(&dir, None)?, &ids, &mask, &chunks)
+        },
+        // One computation under the two names the fixture cases group it by.
+        generate: greedy,
+        greedy_ids: greedy,
+        generate_sampled: |dir, ids, mask, new, sampling, seed, use_cache| {
+            let (sampling, mut rng) = (student_sampling(&sampling), StdRng::seed_from_u64(seed));
+            let next = |logits: &Tensor| ex::sample(logits, &sampling, &mut rng);
+            generate(&dir, ids, mask, new, use_cache, next)
+        },
+        complete: |dir, texts, new| {
+            let tokenizer = tokenizer(&dir)?;
+            let (ids, mask) = tokenize(dir.clone(), texts)?;
+            let model = model(&dir, None)?;
+            let out = ex::generate(&model, &ids, Some(&mask), new, true, ex::greedy)?;
+            let prompt = ids.dim(1)?;
+            let rows = out.to_dtype(DType::U32)?.to_vec2::<u32>()?;
+            let texts = (rows.iter()).map(|row| {
+                Ok(ex::decode(
+                    &tokenizer,
+                    row.get(prompt..).unwrap_or_default(),
+                )?)
+            });
+            Ok((out, texts.collect::<Result<_, Failure>>()?))
+        },
+        temperature: |logits, t| Ok(ex::apply_temperature(&logits, t)?),
+        top_k: |logits, k| Ok(ex::top_k_filter(&logits, k)?),
+        top_p: |logits, p| Ok(ex::top_p_filter(&logits, p)?),
+        filter: |logits, sampling| Ok(ex::filter_logits(&logits, &student_sampling(&sampling))?),
+        sample: |logits, sampling, seed, draws| {
+            let (sampling, mut rng) = (student_sampling(&sampling), StdRng::seed_from_u64(seed));
+            let draws = (0..draws)
+                .map(|_| Ok(ex::sample(&logits, &sampling, &mut rng)?.to_dtype(DType::U32)?))
+                .collect::<Result<Vec<_>, Failure>>()?;
+            Ok(Tensor::stack(&draws, 0)?)
+        },
+        train_copy: |sizes, budget, train, prompts, new, test| {
+            let budget = ex::TrainConfig {
+                steps: budget.steps,
+                batch_size: budget.batch_size,
+                learning_rate: budget.learning_rate,
+                seed: budget.seed,
+            };
+            let (model, losses) =
+                ex::train_lm(&config_of(&sizes), &rows("train", &train)?, &budget)?;
+            let prompts = rows_tensor("prompts", &prompts)?;
+            let generated = ex::generate(&model, &prompts, None, new, true, ex::greedy)?;
+            let continuations = generated.narrow(1, prompts.dim(1)?, new)?;
+            let test = rows_tensor("test", &test)?;
+            let test_logits = model.forward(&test.narrow(1, 0, test.dim(1)? - 1)?, None)?;
+            Ok((continuations, test_logits, losses))
+        },
+        step_time: |sizes, lengths, reps| {
+            let model = random_model(&sizes)?;
+            let (mut cached, mut full) = (vec![], vec![]);
+            for &len in &lengths {
+                let ids = some_ids(len, sizes.vocab_size)?;
+                let prefix = model.forward_step(&ids.narrow(1, 0, len - 1)?, None, None)?;
+                let last = ids.narrow(1, len - 1, 1)?;
+                cached.push(fastest_secs(reps, || {
+                    model.forward_step(&last, None, Some(&prefix.cache))?;
+                    Ok(())
+                })?);
+                full.push(fastest_secs(reps, || {
+                    model.forward(&ids, None)?;
+                    Ok(())
+                })?);
+            }
+            Ok((cached, full))
+        },
+        speed: |sizes, prompt, new| {
+            let model = random_model(&sizes)?;
+            let ids = some_ids(prompt, sizes.vocab_size)?;
+            let time = |use_cache: bool| -> Result<f64, Failure> {
+                let start = Instant::now();
+                ex::generate(&model, &ids, None, new, use_cache, ex::greedy)?;
+                Ok(start.elapsed().as_secs_f64())
+            };
+            Ok((time(true)?, time(false)?))
+        },
+    })
 }
 
-impl ops::Student for Student {
-    fn tokenize(&self, dir: PathBuf, texts: Vec<String>) -> Result<(Tensor, Tensor), Failure> {
-        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        Ok(ex::encode_batch(&*tokenizer(&dir)?, &texts, &Device::Cpu)?)
-    }
+fn tokenize(dir: PathBuf, texts: Vec<String>) -> Result<(Tensor, Tensor), Failure> {
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    Ok(ex::encode_batch(&*tokenizer(&dir)?, &texts, &Device::Cpu)?)
+}
 
-    fn decode(&self, dir: PathBuf, ids: Tensor) -> Result<String, Failure> {
-        let ids = ids.flatten_all()?.to_dtype(DType::U32)?.to_vec1::<u32>()?;
-        Ok(ex::decode(&*tokenizer(&dir)?, &ids)?)
-    }
+/// Greedy decoding of `new` tokens after the padded prompts.
+fn greedy(
+    dir: PathBuf,
+    ids: Tensor,
+    mask: Tensor,
+    new: usize,
+    use_cache: bool,
+) -> Result<Tensor, Failure> {
+    generate(&dir, ids, mask, new, use_cache, ex::greedy)
+}
 
-    fn positions(&self, past: Option<Tensor>, new: Tensor) -> Result<Tensor, Failure> {
-        let past = past.map(u8_mask).transpose()?;
-        Ok(ex::positions(past.as_ref(), &u8_mask(new)?)?)
-    }
-
-    fn attention_mask(&self, past: Option<Tensor>, new: Tensor) -> Result<Tensor, Failure> {
-        let past = past.map(u8_mask).transpose()?;
-        Ok(ex::attention_mask(past.as_ref(), &u8_mask(new)?)?)
-    }
-
-    fn logits(
-        &self,
-        dir: PathBuf,
-        params: Option<Weights>,
-        ids: Tensor,
-        mask: Tensor,
-    ) -> Result<Tensor, Failure> {
-        let (ids, mask) = batch(ids, mask)?;
-        let logits = model(&dir, params)?.forward(&ids, Some(&mask))?;
-        zero_padding(&logits, &mask)
-    }
-
-    fn hidden_states(
-        &self,
-        dir: PathBuf,
-        ids: Tensor,
-        mask: Tensor,
-    ) -> Result<Vec<Tensor>, Failure> {
-        let (ids, mask) = batch(ids, mask)?;
-        let out = model(&dir, None)?.forward_step(&ids, Some(&mask), None)?;
-        let hidden = out.hidden_states.iter();
-        hidden.map(|h| zero_padding(h, &mask)).collect()
-    }
-
-    fn steps(
-        &self,
-        dir: PathBuf,
-        ids: Tensor,
-        mask: Tensor,
-        chunks: Vec<usize>,
-    ) -> Result<(Tensor, Tensor, Vec<Tensor>, Vec<Tensor>), Failure> {
-        let (ids, mask) = batch(ids, mask)?;
-        steps(&*model(&dir, None)?, &ids, &mask, &chunks)
-    }
-
-    fn generate(
-        &self,
-        dir: PathBuf,
-        ids: Tensor,
-        mask: Tensor,
-        new: usize,
-        use_cache: bool,
-    ) -> Result<Tensor, Failure> {
-        let (ids, mask) = batch(ids, mask)?;
-        let model = model(&dir, None)?;
-        Ok(ex::generate(
-            &model,
-            &ids,
-            Some(&mask),
-            new,
-            use_cache,
-            ex::greedy,
-        )?)
-    }
-
-    fn greedy_ids(
-        &self,
-        dir: PathBuf,
-        ids: Tensor,
-        mask: Tensor,
-        new: usize,
-        use_cache: bool,
-    ) -> Result<Tensor, Failure> {
-        self.generate(dir, ids, mask, new, use_cache)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn generate_sampled(
-        &self,
-        dir: PathBuf,
-        ids: Tensor,
-        mask: Tensor,
-        new: usize,
-        sampling: Sampling,
-        seed: u64,
-        use_cache: bool,
-    ) -> Result<Tensor, Failure> {
-        let (ids, mask) = batch(ids, mask)?;
-        let (sampling, mut rng) = (student_sampling(&sampling), StdRng::seed_from_u64(seed));
-        let next = |logits: &Tensor| ex::sample(logits, &sampling, &mut rng);
-        let model = model(&dir, None)?;
-        Ok(ex::generate(
-            &model,
-            &ids,
-            Some(&mask),
-            new,
-            use_cache,
-            next,
-        )?)
-    }
-
-    fn complete(
-        &self,
-        dir: PathBuf,
-        texts: Vec<String>,
-        new: usize,
-    ) -> Result<(Tensor, Vec<String>), Failure> {
-        let tokenizer = tokenizer(&dir)?;
-        let (ids, mask) = self.tokenize(dir.clone(), texts)?;
-        let out = ex::generate(
-            &*model(&dir, None)?,
-            &ids,
-            Some(&mask),
-            new,
-            true,
-            ex::greedy,
-        )?;
-        let prompt = ids.dim(1)?;
-        let rows = out.to_dtype(DType::U32)?.to_vec2::<u32>()?;
-        let texts = rows.iter().map(|row| {
-            Ok(ex::decode(
-                &tokenizer,
-                row.get(prompt..).unwrap_or_default(),
-            )?)
-        });
-        Ok((out, texts.collect::<Result<_, Failure>>()?))
-    }
-
-    fn temperature(&self, logits: Tensor, t: f64) -> Result<Tensor, Failure> {
-        Ok(ex::apply_temperature(&logits, t)?)
-    }
-
-    fn top_k(&self, logits: Tensor, k: usize) -> Result<Tensor, Failure> {
-        Ok(ex::top_k_filter(&logits, k)?)
-    }
-
-    fn top_p(&self, logits: Tensor, p: f64) -> Result<Tensor, Failure> {
-        Ok(ex::top_p_filter(&logits, p)?)
-    }
-
-    fn filter(&self, logits: Tensor, sampling: Sampling) -> Result<Tensor, Failure> {
-        Ok(ex::filter_logits(&logits, &student_sampling(&sampling))?)
-    }
-
-    fn sample(
-        &self,
-        logits: Tensor,
-        sampling: Sampling,
-        seed: u64,
-        draws: usize,
-    ) -> Result<Tensor, Failure> {
-        let (sampling, mut rng) = (student_sampling(&sampling), StdRng::seed_from_u64(seed));
-        let draws = (0..draws)
-            .map(|_| Ok(ex::sample(&logits, &sampling, &mut rng)?.to_dtype(DType::U32)?))
-            .collect::<Result<Vec<_>, Failure>>()?;
-        Ok(Tensor::stack(&draws, 0)?)
-    }
-
-    fn train_copy(
-        &self,
-        sizes: Sizes,
-        budget: Budget,
-        train: Vec<Vec<u32>>,
-        prompts: Vec<Vec<u32>>,
-        new: usize,
-        test: Vec<Vec<u32>>,
-    ) -> Result<(Tensor, Tensor, Vec<f64>), Failure> {
-        let budget = ex::TrainConfig {
-            steps: budget.steps,
-            batch_size: budget.batch_size,
-            learning_rate: budget.learning_rate,
-            seed: budget.seed,
-        };
-        let (model, losses) = ex::train_lm(&config_of(&sizes), &rows("train", &train)?, &budget)?;
-        let prompts = rows_tensor("prompts", &prompts)?;
-        let generated = ex::generate(&model, &prompts, None, new, true, ex::greedy)?;
-        let continuations = generated.narrow(1, prompts.dim(1)?, new)?;
-        let test = rows_tensor("test", &test)?;
-        let test_logits = model.forward(&test.narrow(1, 0, test.dim(1)? - 1)?, None)?;
-        Ok((continuations, test_logits, losses))
-    }
-
-    fn step_time(
-        &self,
-        sizes: Sizes,
-        lengths: Vec<usize>,
-        reps: usize,
-    ) -> Result<(Vec<f64>, Vec<f64>), Failure> {
-        let model = random_model(&sizes)?;
-        let (mut cached, mut full) = (vec![], vec![]);
-        for &len in &lengths {
-            let ids = some_ids(len, sizes.vocab_size)?;
-            let prefix = model.forward_step(&ids.narrow(1, 0, len - 1)?, None, None)?;
-            let last = ids.narrow(1, len - 1, 1)?;
-            cached.push(fastest_secs(reps, || {
-                model.forward_step(&last, None, Some(&prefix.cache))?;
-                Ok(())
-            })?);
-            full.push(fastest_secs(reps, || {
-                model.forward(&ids, None)?;
-                Ok(())
-            })?);
-        }
-        Ok((cached, full))
-    }
-
-    fn speed(&self, sizes: Sizes, prompt: usize, new: usize) -> Result<(f64, f64), Failure> {
-        let model = random_model(&sizes)?;
-        let ids = some_ids(prompt, sizes.vocab_size)?;
-        let time = |use_cache: bool| -> Result<f64, Failure> {
-            let start = Instant::now();
-            ex::generate(&model, &ids, None, new, use_cache, ex::greedy)?;
-            Ok(start.elapsed().as_secs_f64())
-        };
-        Ok((time(true)?, time(false)?))
-    }
+/// The student's `generate` after the padded prompts, each next token
+/// picked by `next`.
+fn generate(
+    dir: &Path,
+    ids: Tensor,
+    mask: Tensor,
+    new: usize,
+    use_cache: bool,
+    next: impl FnMut(&Tensor) -> candle_core::Result<Tensor>,
+) -> Result<Tensor, Failure> {
+    let (ids, mask) = batch(ids, mask)?;
+    let model = model(dir, None)?;
+    Ok(ex::generate(
+        &model,
+        &ids,
+        Some(&mask),
+        new,
+        use_cache,
+        next,
+    )?)
 }
 
 thread_local! {
