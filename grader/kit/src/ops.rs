@@ -83,6 +83,18 @@ pub trait Arg: Sized {
     fn take(call: &Call, name: &str) -> Result<Self, Failure>;
 }
 
+/// How a [`params!`](macro@crate::params) struct hands one of its fields to
+/// [`Arg::put`]: a copy of a number or a flag, a borrow of a text or a list.
+pub trait Lend<'a, R> {
+    fn lend(&'a self) -> R;
+}
+
+impl<T: Copy> Lend<'_, T> for T {
+    fn lend(&self) -> T {
+        *self
+    }
+}
+
 impl Arg for Tensor {
     type Ref<'a> = &'a Tensor;
     fn put(value: &Tensor, name: &str, request: &mut Request) {
@@ -246,6 +258,16 @@ macro_rules! by_ref {
             }
             fn take(call: &Call, name: &str) -> Result<Self, Failure> {
                 call.params.value::<$ty>(name)
+            }
+        }
+        impl<'a> Lend<'a, &'a $r> for $ty {
+            fn lend(&'a self) -> &'a $r {
+                self
+            }
+        }
+        impl<'a> Lend<'a, Option<&'a $r>> for Option<$ty> {
+            fn lend(&'a self) -> Option<&'a $r> {
+                self.as_ref().map(<$ty as Lend<'a, &'a $r>>::lend)
             }
         }
     )*};
@@ -531,9 +553,11 @@ macro_rules! ops {
 /// }
 /// ```
 ///
-/// Fields are of types passed by value (numbers, flags, their `Option`s, or
-/// an exercise's own `Copy` type whose `Ref` is itself); the struct is
-/// passed by reference.
+/// Fields are parameters: numbers, flags, texts, lists and their `Option`s,
+/// or an exercise's own `Copy` type whose `Ref` is itself (see [`Lend`]).
+/// The struct is passed by reference; it derives `Debug`, `Clone` and
+/// `PartialEq`, and `#[derive(Copy)]` above it adds `Copy` where every
+/// field is.
 #[macro_export]
 macro_rules! params {
     ($(
@@ -543,7 +567,7 @@ macro_rules! params {
         }
     )*) => {$(
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq)]
+        #[derive(Debug, Clone, PartialEq)]
         pub struct $name {
             $( $(#[$fmeta])* pub $field: $ty ),*
         }
@@ -551,7 +575,10 @@ macro_rules! params {
         impl $crate::ops::Arg for $name {
             type Ref<'a> = &'a $name;
             fn put(value: &$name, _: &str, request: &mut $crate::ops::Request) {
-                $( <$ty as $crate::ops::Arg>::put(value.$field, stringify!($field), request); )*
+                $(
+                    let field = $crate::ops::Lend::lend(&value.$field);
+                    <$ty as $crate::ops::Arg>::put(field, stringify!($field), request);
+                )*
             }
             fn take(
                 call: &$crate::adapter::Call,
@@ -599,6 +626,13 @@ mod tests {
             pub top_k: Option<usize>,
             pub rate: f64 = 0.5,
         }
+
+        /// Texts and lists travel as they are, borrowed.
+        pub struct Streams {
+            pub names: Vec<String>,
+            pub label: Option<String>,
+            pub sizes: Vec<usize> = vec![],
+        }
     }
 
     /// What the adapter receives for `request`.
@@ -626,6 +660,29 @@ mod tests {
 
         let error = Budget::take(&received(Request::default()), "budget").unwrap_err();
         assert!(error.message.contains("\"steps\""), "{}", error.message);
+    }
+
+    #[test]
+    fn a_params_struct_lends_its_texts_and_lists() {
+        let streams = Streams {
+            names: vec!["a".into(), "b é".into()],
+            label: Some("run".into()),
+            sizes: vec![2, 3],
+        };
+        let mut request = Request::default();
+        Streams::put(&streams, "streams", &mut request);
+        assert_eq!(request.params["names"], serde_json::json!(["a", "b é"]));
+        assert_eq!(request.params["label"], "run");
+        assert_eq!(Streams::take(&received(request), "s").unwrap(), streams);
+
+        let mut request = Request::default();
+        <Vec<String>>::put(&[], "names", &mut request);
+        <Option<String>>::put(None, "label", &mut request);
+        let taken = Streams::take(&received(request), "s").unwrap();
+        assert_eq!(
+            (taken.names.len(), taken.label, taken.sizes.len()),
+            (0, None, 0)
+        );
     }
 
     #[test]

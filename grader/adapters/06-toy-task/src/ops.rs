@@ -3,9 +3,8 @@
 //! judge sends the seeds of the RNGs to draw from (`rng_for(seed, stream)`).
 
 use candle_core::{DType, Device};
-use grader_kit::adapter::Call;
 use grader_kit::client::Outputs;
-use grader_kit::ops::{Arg, Output, Request, Tensor, Weights};
+use grader_kit::ops::{Output, Tensor, Weights};
 use grader_kit::Failure;
 
 grader_kit::ops! {
@@ -22,34 +21,15 @@ grader_kit::ops! {
     fn train(budget: Budget, x: Vec<Tensor>) -> (trained: TrainedModels);
 }
 
-/// The budget and the RNG streams of a `train` call: the params `seed`,
-/// `streams`, `steps`, `batch_size` and `learning_rate`.
-#[derive(Debug, Clone)]
-pub struct Budget {
-    pub seed: u64,
-    pub streams: Vec<String>,
-    pub steps: usize,
-    pub batch_size: usize,
-    pub learning_rate: f64,
-}
-
-impl Arg for Budget {
-    type Ref<'a> = &'a Budget;
-    fn put(value: &Budget, _: &str, request: &mut Request) {
-        u64::put(value.seed, "seed", request);
-        <Vec<String> as Arg>::put(&value.streams, "streams", request);
-        usize::put(value.steps, "steps", request);
-        usize::put(value.batch_size, "batch_size", request);
-        f64::put(value.learning_rate, "learning_rate", request);
-    }
-    fn take(call: &Call, _: &str) -> Result<Self, Failure> {
-        Ok(Budget {
-            seed: u64::take(call, "seed")?,
-            streams: <Vec<String> as Arg>::take(call, "streams")?,
-            steps: usize::take(call, "steps")?,
-            batch_size: usize::take(call, "batch_size")?,
-            learning_rate: <Option<f64> as Arg>::take(call, "learning_rate")?.unwrap_or_default(),
-        })
+grader_kit::params! {
+    /// The budget and the RNG streams of a `train` call: the params `seed`,
+    /// `streams`, `steps`, `batch_size` and `learning_rate`.
+    pub struct Budget {
+        pub seed: u64,
+        pub streams: Vec<String>,
+        pub steps: usize,
+        pub batch_size: usize,
+        pub learning_rate: f64,
     }
 }
 
